@@ -1,0 +1,97 @@
+#include "embed/interpreter.h"
+
+#include <pybind11/embed.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string_view>
+
+namespace py = pybind11;
+
+namespace wj::embed {
+
+extern const std::string_view kRunnerSource;
+
+struct Interpreter::State {
+  std::unique_ptr<py::scoped_interpreter> guard;
+  py::module_ runner;
+};
+
+namespace {
+PyConfig IsolatedConfig() {
+  PyConfig config;
+  PyConfig_InitIsolatedConfig(&config);
+  // Signal handlers as python3 installs them: SIGINT raises
+  // KeyboardInterrupt; SIGPIPE and SIGXFSZ are ignored, so a full /tmp or a
+  // closed pipe is an OSError, not a silent death.
+  config.install_signal_handlers = 1;
+  config.site_import = 1;
+  config.parse_argv = 0;
+  config.write_bytecode = 0;
+  PyStatus status = PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3.11");
+  if (PyStatus_Exception(status)) throw std::runtime_error("PyConfig_SetString(program_name) failed");
+  return config;
+}
+}  // namespace
+
+Interpreter::Interpreter() : state_(std::make_unique<State>()) {
+  PyConfig config = IsolatedConfig();
+  state_->guard = std::make_unique<py::scoped_interpreter>(&config);
+  PyObject* code = Py_CompileString(std::string(kRunnerSource).c_str(), "<warmjail runner>", Py_file_input);
+  if (code == nullptr) throw py::error_already_set();
+  PyObject* module = PyImport_ExecCodeModule("warmjail_runner", code);
+  Py_DECREF(code);
+  if (module == nullptr) throw py::error_already_set();
+  state_->runner = py::reinterpret_steal<py::module_>(module);
+}
+
+Interpreter::~Interpreter() {
+  state_->runner = py::module_();
+  state_->guard.reset();
+}
+
+void Interpreter::WarmUp() { state_->runner.attr("warm_up")(); }
+
+std::vector<std::string> Interpreter::SysPathDirs() {
+  return state_->runner.attr("sys_path_dirs")().cast<std::vector<std::string>>();
+}
+
+std::string Interpreter::Versions() {
+  py::module_ sys = py::module_::import("sys");
+  std::string out = "python " + sys.attr("version").cast<std::string>().substr(0, 6);
+  py::dict modules = sys.attr("modules");
+  for (const char* name : {"numpy", "pandas"}) {
+    if (modules.contains(name)) out += std::string(", ") + name + " " + modules[name].attr("__version__").cast<std::string>();
+  }
+  return out;
+}
+
+void Interpreter::FlushStdio() {
+  try {
+    py::module_ sys = py::module_::import("sys");
+    sys.attr("stdout").attr("flush")();
+    sys.attr("stderr").attr("flush")();
+  } catch (const py::error_already_set&) {
+  }
+}
+
+void Interpreter::PrepareChild(const std::vector<std::string>& environment) {
+  py::dict env;
+  for (const std::string& entry : environment) {
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) env[py::str(entry.substr(0, eq))] = py::str(entry.substr(eq + 1));
+  }
+  state_->runner.attr("prepare_child")(env);
+}
+
+std::string Interpreter::Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes) {
+  py::object input = input_json.empty() ? py::object(py::none()) : py::object(py::str(input_json));
+  py::object doc = state_->runner.attr("run")(py::str(script), input, max_result_bytes);
+  return doc.cast<std::string>();
+}
+
+void Interpreter::BeforeFork() { PyOS_BeforeFork(); }
+void Interpreter::AfterForkParent() { PyOS_AfterFork_Parent(); }
+void Interpreter::AfterForkChild() { PyOS_AfterFork_Child(); }
+
+}  // namespace wj::embed

@@ -1,0 +1,41 @@
+// The embedded CPython: one interpreter for the life of the process, an
+// isolated configuration (no environment variables, no user site), Debian's
+// /usr/bin/python3.11 as the program so the standard prefix is found, and the
+// runner compiled into the binary.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wj::embed {
+
+class Interpreter {
+ public:
+  // Starts CPython and imports the runner. Throws std::runtime_error.
+  Interpreter();
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  // numpy, pandas and friends imported and exercised, then gc.freeze().
+  void WarmUp();
+  std::vector<std::string> SysPathDirs();
+  std::string Versions();  // "python 3.11.2, numpy 1.24.2, pandas 1.5.3"
+  void FlushStdio();
+
+  // Child side, after the jail: per-child state, then the script. Returns the
+  // response document.
+  void PrepareChild(const std::vector<std::string>& environment);
+  std::string Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes);
+
+  // Around every fork, as CPython requires.
+  static void BeforeFork();
+  static void AfterForkParent();
+  static void AfterForkChild();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace wj::embed

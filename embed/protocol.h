@@ -1,0 +1,61 @@
+// The wire protocol between the server and the zygote: fixed-size messages on
+// a SOCK_SEQPACKET socketpair, descriptors passed alongside with SCM_RIGHTS.
+//
+//   server -> zygote  kJob      fds: payload memfd, stdout, stderr, result
+//                               pipes (write ends), then one cgroup.procs
+//                               fd per cgroup hierarchy
+//   zygote -> server  kReady    once, after warm-up; text: probe report JSON
+//                     kStarted  fds: a pidfd of the child
+//                     kExited   wait status and rusage of the child
+//                     kRejected the job could not be started; text: why
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jail/unique_fd.h"
+
+namespace wj::proto {
+
+enum class Kind : uint32_t { kJob = 1, kReady = 2, kStarted = 3, kExited = 4, kRejected = 5 };
+
+inline constexpr uint32_t kHasInput = 1;
+inline constexpr size_t kJobFixedFds = 4;
+inline constexpr size_t kMaxFds = 8;
+inline constexpr size_t kMaxText = 60 * 1024;
+
+struct Message {
+  Kind kind{};
+  uint32_t flags = 0;
+  uint64_t job_id = 0;
+  // kJob: the limits the child applies to itself.
+  uint64_t memory_bytes = 0;
+  uint64_t cpu_seconds = 0;
+  uint64_t tmp_bytes = 0;
+  uint64_t max_result_bytes = 0;
+  uint32_t max_procs = 0;
+  uint32_t cgroup_fds = 0;
+  // kStarted, kExited
+  int32_t pid = 0;
+  int32_t wait_status = 0;
+  int64_t user_us = 0;
+  int64_t system_us = 0;
+  int64_t max_rss_kb = 0;
+  // kReady
+  uint64_t footprint_bytes = 0;
+};
+
+// Sends `msg`, `text` and `fds` as one packet. Returns false with errno set.
+bool Send(int sock, const Message& msg, const std::string& text = "", const std::vector<int>& fds = {});
+
+enum class RecvResult { kOk, kClosed, kError };
+// Receives one packet; descriptors arrive close-on-exec.
+RecvResult Receive(int sock, Message* msg, std::string* text, std::vector<UniqueFd>* fds);
+
+// The payload memfd: the script, then the input JSON (empty when absent).
+std::string EncodePayload(const std::string& script, const std::string& input_json);
+bool DecodePayload(const std::string& bytes, std::string* script, std::string* input_json);
+
+}  // namespace wj::proto

@@ -1,0 +1,177 @@
+"""The warmjail runner: what runs inside a sandboxed child.
+
+The zygote imports this module once (warm_up() then loads numpy and pandas);
+each child, already specialized by the jail, calls prepare_child() and then
+run(), whose return value is the response document the server maps to HTTP.
+
+Documents (bytes of JSON):
+  {"ok": true, "result": <the JSON main() returned>}
+  {"ok": false, "error_type": "...", "error": "...", "traceback": "..."}
+"""
+
+import ast
+import asyncio
+import gc
+import inspect
+import json
+import linecache
+import os
+import random
+import sys
+import tempfile
+import traceback
+import types
+
+SCRIPT_FILENAME = "<script>"
+SCRIPT_MODULE = "__script__"
+
+MEMORY_ERROR = "Script execution error: Memory limit exceeded"
+NOT_JSON_PREFIX = "ERROR: main() function must return JSON serializable data"
+
+
+def warm_up():
+    """Imports and exercises what scripts use, so children start warm."""
+    import numpy
+    import pandas
+
+    frame = pandas.DataFrame({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0], "c": list("xyz")})
+    frame.groupby("c")["a"].sum()
+    frame.describe()
+    frame.to_dict()
+    frame.to_json()
+    frame.merge(frame, on="c")
+    pandas.to_datetime(["2024-01-01"])
+    numpy.linalg.inv(numpy.eye(3))
+    numpy.fft.fft(numpy.arange(8))
+    numpy.random.default_rng(0).normal(size=4)
+    json.dumps({"warm": [1.5, None, True]})
+    ast.parse("def main():\n    return 1\n")
+    asyncio.new_event_loop().close()
+    import dataclasses  # noqa: F401
+    import pickle  # noqa: F401
+    import typing  # noqa: F401
+    import uuid  # noqa: F401
+    import ctypes  # noqa: F401
+    import decimal  # noqa: F401
+    import fractions  # noqa: F401
+    import statistics  # noqa: F401
+    import collections  # noqa: F401
+    import itertools  # noqa: F401
+    import re  # noqa: F401
+    import math  # noqa: F401
+    import datetime  # noqa: F401
+    import csv  # noqa: F401
+    import io  # noqa: F401
+    gc.collect()
+    # Objects that exist now are never collected again: the collector would
+    # otherwise touch (and so copy) their pages in every forked child.
+    gc.freeze()
+
+
+def sys_path_dirs():
+    """The directories the interpreter imports from (the jail binds them)."""
+    return [p for p in sys.path if p and os.path.isabs(p)]
+
+
+def prepare_child(environment):
+    """Per-child state that must not be inherited from the zygote."""
+    os.environ.clear()
+    os.environ.update(environment)
+    random.seed()
+    tempfile._name_sequence = None
+    tempfile.tempdir = None
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+    # Line-buffered so print() and os.write(1, ...) keep their order.
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+
+
+def _error(error_type, message, tb=None):
+    doc = {"ok": False, "error_type": error_type, "error": message}
+    if tb is not None:
+        doc["traceback"] = tb
+    return json.dumps(doc).encode()
+
+
+def _describe(exc):
+    try:
+        text = str(exc)
+    except BaseException:  # a hostile __str__
+        text = "<unprintable exception>"
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
+def _user_traceback(exc):
+    """The traceback restricted to the script's own frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SCRIPT_FILENAME]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def _has_main(tree):
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main" for node in tree.body)
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def run(script, input_json, max_result_bytes):
+    """Runs `script` and returns the response document (bytes)."""
+    try:
+        tree = ast.parse(script, filename=SCRIPT_FILENAME)
+    except SyntaxError as exc:
+        return _error("syntax_error", f"Syntax error in script: {exc.msg} (line {exc.lineno})")
+    except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting
+        return _error("syntax_error", f"Syntax error in script: {exc} (line 1)")
+    if not _has_main(tree):
+        return _error("no_main", "ERROR: No main() function found")
+
+    try:
+        code = compile(tree, SCRIPT_FILENAME, "exec")
+    except (SyntaxError, ValueError) as exc:
+        return _error("syntax_error", f"Syntax error in script: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', 1)})")
+    del tree
+    linecache.cache[SCRIPT_FILENAME] = (len(script), None, script.splitlines(True), SCRIPT_FILENAME)
+
+    module = types.ModuleType(SCRIPT_MODULE)
+    module.__file__ = SCRIPT_FILENAME
+    sys.modules[SCRIPT_MODULE] = module
+    has_input = input_json is not None
+    argument = json.loads(input_json) if has_input else None
+
+    try:
+        exec(code, module.__dict__)
+        main = module.__dict__["main"]
+        value = main(argument) if has_input else main()
+        if inspect.isawaitable(value):
+            value = asyncio.run(_await(value))
+    except MemoryError:
+        _flush()
+        return _error("memory_limit", MEMORY_ERROR)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt are script errors too
+        _flush()
+        return _error("runtime_error", f"Script execution error: {_describe(exc)}", _user_traceback(exc))
+    _flush()
+
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except MemoryError:
+        return _error("memory_limit", MEMORY_ERROR)
+    except BaseException as exc:
+        return _error("not_json_serializable", f"{NOT_JSON_PREFIX} ({_describe(exc)})")
+    if len(text) > max_result_bytes:
+        return _error("result_too_large", f"Result is {len(text)} bytes of JSON, more than the cap of {max_result_bytes} bytes")
+    return b'{"ok":true,"result":' + text.encode() + b"}"
+
+
+async def _await(awaitable):
+    return await awaitable

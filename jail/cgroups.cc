@@ -1,0 +1,238 @@
+#include "jail/cgroups.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace wj::jail {
+
+namespace {
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+Status WriteFile(const std::string& path, const std::string& value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Errno("open(" + path + ")");
+  ssize_t n = ::write(fd, value.data(), value.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(value.size())) return Status::Errno("write(" + path + ", " + value + ")", err);
+  return Status::Ok();
+}
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// "key value" lines, as in memory.events and memory.oom_control.
+uint64_t ReadKey(const std::string& path, const std::string& key) {
+  std::string text;
+  if (!ReadFile(path, &text)) return 0;
+  std::istringstream in(text);
+  std::string k;
+  uint64_t v;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+uint64_t ReadNumber(const std::string& path) {
+  std::string text;
+  if (!ReadFile(path, &text)) return 0;
+  try {
+    return std::stoull(text);
+  } catch (...) {
+    return 0;
+  }
+}
+
+// This process's cgroup path for `controller` ("" for the v2 line).
+std::string OwnCgroup(const std::string& controller) {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1);
+    std::stringstream ss(ctrls);
+    std::string c;
+    if (controller.empty() && ctrls.empty()) return line.substr(b + 1);
+    while (std::getline(ss, c, ','))
+      if (c == controller) return line.substr(b + 1);
+  }
+  return "";
+}
+
+// Where a cgroup hierarchy is mounted: fstype "cgroup2", or "cgroup" with
+// `controller` among its super options.
+std::string MountPoint(const std::string& fstype, const std::string& controller) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
+    std::string id, parent, dev, root, mnt, type, source, opts;
+    pre >> id >> parent >> dev >> root >> mnt;
+    post >> type >> source >> opts;
+    if (type != fstype) continue;
+    if (controller.empty()) return mnt;
+    std::stringstream ss(opts);
+    std::string o;
+    while (std::getline(ss, o, ','))
+      if (o == controller) return mnt;
+  }
+  return "";
+}
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return Status::Errno("mkdir(" + path + ")");
+  return Status::Ok();
+}
+
+std::string Join(const std::string& a, const std::string& b) {
+  if (b.empty() || b == "/") return a;
+  return a + (b[0] == '/' ? "" : "/") + b;
+}
+
+}  // namespace
+
+ChildCgroup::ChildCgroup(std::vector<std::string> dirs, std::vector<UniqueFd> procs, std::string memory_dir,
+                         int version)
+    : dirs_(std::move(dirs)), procs_(std::move(procs)), memory_dir_(std::move(memory_dir)), version_(version) {}
+
+ChildCgroup::~ChildCgroup() {
+  procs_.clear();
+  for (const std::string& dir : dirs_) {
+    if (version_ == 2 && Exists(dir + "/cgroup.kill")) (void)WriteFile(dir + "/cgroup.kill", "1");
+    // rmdir fails with EBUSY until the last task is gone; the PID namespace
+    // makes that immediate after the child is reaped, so this rarely loops.
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) break;
+      if (version_ == 1) {
+        std::ifstream in(dir + "/cgroup.procs");
+        pid_t pid;
+        while (in >> pid) ::kill(pid, SIGKILL);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
+bool ChildCgroup::OomKilled() const {
+  if (version_ == 2) return ReadKey(memory_dir_ + "/memory.events", "oom_kill") > 0;
+  return ReadKey(memory_dir_ + "/memory.oom_control", "oom_kill") > 0;
+}
+
+uint64_t ChildCgroup::PeakMemoryBytes() const {
+  if (version_ == 2) return ReadNumber(memory_dir_ + "/memory.peak");
+  return ReadNumber(memory_dir_ + "/memory.max_usage_in_bytes");
+}
+
+CgroupManager::CgroupManager(int version, std::string memory_base, std::string pids_base)
+    : version_(version), memory_base_(std::move(memory_base)), pids_base_(std::move(pids_base)) {}
+
+CgroupManager::~CgroupManager() {
+  // Remove the sandboxes' parent when it is empty; a still-running sibling
+  // server keeps it (rmdir then fails with EBUSY, harmlessly).
+  ::rmdir(memory_base_.c_str());
+  if (!pids_base_.empty()) ::rmdir(pids_base_.c_str());
+}
+
+std::string CgroupManager::Describe() const {
+  if (version_ == 2) return "cgroup v2 at " + memory_base_;
+  return "cgroup v1 at " + memory_base_ + " and " + pids_base_;
+}
+
+std::unique_ptr<CgroupManager> CgroupManager::Create(std::string* why_not) {
+  const std::string base_name = "warmjail-" + std::to_string(::getpid());
+  // cgroup v2 with the memory and pids controllers available to us.
+  std::string v2 = MountPoint("cgroup2", "");
+  if (!v2.empty()) {
+    std::string own = Join(v2, OwnCgroup(""));
+    std::string controllers;
+    ReadFile(own + "/cgroup.controllers", &controllers);
+    if (controllers.find("memory") != std::string::npos && controllers.find("pids") != std::string::npos) {
+      // "No internal processes": a cgroup that hands controllers to children
+      // may hold no process itself, so the server first moves into a leaf.
+      std::string leaf = own + "/warmjail-server";
+      Status s = MakeDir(leaf);
+      if (s.ok()) s = WriteFile(leaf + "/cgroup.procs", std::to_string(::getpid()));
+      if (s.ok()) s = WriteFile(own + "/cgroup.subtree_control", "+memory +pids");
+      std::string base = own + "/" + base_name;
+      if (s.ok()) s = MakeDir(base);
+      if (s.ok()) s = WriteFile(base + "/cgroup.subtree_control", "+memory +pids");
+      if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(2, base, ""));
+      *why_not = "cgroup v2: " + s.message();
+      return nullptr;
+    }
+  }
+  // cgroup v1: separate memory and pids hierarchies.
+  std::string mem_mnt = MountPoint("cgroup", "memory"), pids_mnt = MountPoint("cgroup", "pids");
+  if (!mem_mnt.empty() && !pids_mnt.empty()) {
+    std::string mem = Join(mem_mnt, OwnCgroup("memory")) + "/" + base_name;
+    std::string pids = Join(pids_mnt, OwnCgroup("pids")) + "/" + base_name;
+    Status s = MakeDir(mem);
+    if (s.ok()) s = MakeDir(pids);
+    if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(1, mem, pids));
+    *why_not = "cgroup v1: " + s.message();
+    return nullptr;
+  }
+  *why_not = v2.empty() ? "no cgroup v2 or v1 memory+pids hierarchy is mounted"
+                        : "cgroup v2: the memory and pids controllers are not delegated to this cgroup";
+  return nullptr;
+}
+
+std::unique_ptr<ChildCgroup> CgroupManager::CreateChild(const std::string& name, uint64_t memory_bytes,
+                                                        uint32_t max_procs, Status* status) const {
+  std::vector<std::string> dirs;
+  std::vector<UniqueFd> procs;
+  auto fail = [&](Status s) -> std::unique_ptr<ChildCgroup> {
+    *status = s;
+    for (const std::string& d : dirs) ::rmdir(d.c_str());
+    return nullptr;
+  };
+  auto open_procs = [&](const std::string& dir) -> Status {
+    std::string file = dir + "/cgroup.procs";
+    int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Status::Errno("open(" + file + ")");
+    procs.emplace_back(fd);
+    return Status::Ok();
+  };
+  std::string mem = memory_base_ + "/" + name;
+  Status s = MakeDir(mem);
+  if (!s.ok()) return fail(s);
+  dirs.push_back(mem);
+  if (version_ == 2) {
+    s = WriteFile(mem + "/memory.max", std::to_string(memory_bytes));
+    if (s.ok() && Exists(mem + "/memory.swap.max")) s = WriteFile(mem + "/memory.swap.max", "0");
+    if (s.ok()) s = WriteFile(mem + "/pids.max", std::to_string(max_procs));
+    if (s.ok()) s = open_procs(mem);
+  } else {
+    s = WriteFile(mem + "/memory.limit_in_bytes", std::to_string(memory_bytes));
+    if (s.ok() && Exists(mem + "/memory.memsw.limit_in_bytes"))
+      s = WriteFile(mem + "/memory.memsw.limit_in_bytes", std::to_string(memory_bytes));
+    if (s.ok()) s = open_procs(mem);
+    std::string pids = pids_base_ + "/" + name;
+    if (s.ok()) s = MakeDir(pids);
+    if (s.ok()) dirs.push_back(pids);
+    if (s.ok()) s = WriteFile(pids + "/pids.max", std::to_string(max_procs));
+    if (s.ok()) s = open_procs(pids);
+  }
+  if (!s.ok()) return fail(s);
+  *status = Status::Ok();
+  return std::make_unique<ChildCgroup>(std::move(dirs), std::move(procs), mem, version_);
+}
+
+}  // namespace wj::jail

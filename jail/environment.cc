@@ -1,0 +1,37 @@
+#include "jail/environment.h"
+
+#include <cstdlib>
+
+namespace wj::jail {
+
+std::vector<std::string> SandboxEnvironment() {
+  return {
+      "PATH=/usr/bin:/bin",
+      "HOME=/tmp",
+      "TMPDIR=/tmp",
+      "LANG=C.UTF-8",
+      "TZ=UTC",
+      "USER=sandbox",
+      "LOGNAME=sandbox",
+      // BLAS and OpenMP pools would start threads in the zygote (which must
+      // stay single-threaded to fork safely) and oversubscribe a sandbox.
+      "OPENBLAS_NUM_THREADS=1",
+      "OMP_NUM_THREADS=1",
+      "MKL_NUM_THREADS=1",
+      "NUMEXPR_NUM_THREADS=1",
+      "NUMEXPR_MAX_THREADS=1",
+  };
+}
+
+Status ResetEnvironment(const std::vector<std::string>& env) {
+  if (::clearenv() != 0) return Status::Error("clearenv() failed");
+  for (const std::string& entry : env) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    if (::setenv(entry.substr(0, eq).c_str(), entry.c_str() + eq + 1, 1) != 0)
+      return Status::Errno("setenv(" + entry.substr(0, eq) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace wj::jail

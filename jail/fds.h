@@ -1,0 +1,17 @@
+// The child's file descriptors: what it keeps, and dying with its parent.
+#pragma once
+#include "jail/policy.h"
+#include "jail/status.h"
+
+namespace wj::jail {
+
+// Blocks until the parent has finished its side of the set-up (uid/gid maps,
+// cgroup) and writes one byte; EOF means the parent gave up or died.
+Status WaitForRelease(int release_fd);
+// SIGKILL when the zygote dies, so no child outlives it.
+Status DieWithParent();
+// fds.stdin/stdout/stderr become 0/1/2 and fds.result becomes kResultFd;
+// every other descriptor, including the zygote's control socket, is closed.
+Status KeepOnlyChildFds(const ChildFds& fds);
+
+}  // namespace wj::jail

@@ -1,0 +1,53 @@
+#include "jail/namespaces.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace wj::jail {
+
+unsigned long CloneFlags(const Layers& layers) {
+  if (!layers.namespaces) return 0;
+  return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+}
+
+namespace {
+Status WriteProcFile(pid_t pid, const char* name, const std::string& text) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Errno("open(" + path + ")");
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) return Status::Errno("write(" + path + ", \"" + text.substr(0, text.size() - 1) + "\")", err);
+  return Status::Ok();
+}
+}  // namespace
+
+Status InitUserNsFromParent(pid_t child, const JailPolicy& policy) {
+  // An unprivileged zygote may only map its own ids, and only after giving up
+  // setgroups(); a root zygote keeps setgroups so the child can clear its
+  // supplementary groups itself.
+  if (!policy.outer_is_root) WJ_RETURN_IF_ERROR(WriteProcFile(child, "setgroups", "deny\n"));
+  WJ_RETURN_IF_ERROR(WriteProcFile(child, "uid_map",
+      std::to_string(policy.sandbox_uid) + " " + std::to_string(policy.outer_uid) + " 1\n"));
+  WJ_RETURN_IF_ERROR(WriteProcFile(child, "gid_map",
+      std::to_string(policy.sandbox_gid) + " " + std::to_string(policy.outer_gid) + " 1\n"));
+  return Status::Ok();
+}
+
+Status InitNs(const JailPolicy& policy) {
+  if (::sethostname(policy.hostname.data(), policy.hostname.size()) != 0)
+    return Status::Errno("sethostname(" + policy.hostname + ")");
+  if (::unshare(CLONE_NEWCGROUP) != 0) return Status::Errno("unshare(CLONE_NEWCGROUP)");
+  return Status::Ok();
+}
+
+Status NewSession() {
+  if (::setsid() < 0) return Status::Errno("setsid()");
+  return Status::Ok();
+}
+
+}  // namespace wj::jail

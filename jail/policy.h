@@ -1,0 +1,68 @@
+// What the jail does to a child, as data. The zygote builds one JailPolicy at
+// start-up (the mount list resolved, the seccomp filter compiled); each
+// request only adds its ChildLimits and the fds it hands over.
+#pragma once
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wj::jail {
+
+// One read-only bind mount of the host into the sandbox root.
+struct BindMount {
+  std::string source;  // host path
+  std::string target;  // path inside the sandbox
+  bool is_file = false;
+};
+
+struct Layers {
+  bool namespaces = true;    // user, mount, pid, net, ipc, uts, cgroup
+  bool filesystem = true;    // fresh read-only root, private /tmp, /dev, /proc
+  bool drop_privileges = true;
+  bool seccomp = true;
+  bool cgroups = true;       // memory/pids accounting per child
+};
+
+struct JailPolicy {
+  Layers layers;
+  // The uid/gid the script runs as inside its user namespace, and the ids of
+  // the zygote outside it that they map to.
+  uid_t sandbox_uid = 65534;
+  gid_t sandbox_gid = 65534;
+  uid_t outer_uid = 0;
+  gid_t outer_gid = 0;
+  bool outer_is_root = false;
+  // Where the child mounts the tmpfs that becomes its root (an existing
+  // directory of the host, hidden only inside the child's mount namespace).
+  std::string staging_dir = "/tmp";
+  std::vector<BindMount> binds;
+  std::vector<sock_filter> seccomp_filter;  // compiled once, loaded last
+  std::vector<std::string> environment;     // "KEY=value", the script's whole environment
+  std::string hostname = "warmjail";
+};
+
+// Per-request limits, applied by the child to itself.
+struct ChildLimits {
+  uint64_t address_space_bytes = 0;  // RLIMIT_AS; 0 when a cgroup limits memory
+  uint32_t cpu_seconds = 30;         // RLIMIT_CPU soft limit (hard = soft + 1)
+  uint64_t file_size_bytes = 64ull << 20;
+  uint64_t tmp_bytes = 64ull << 20;
+  uint32_t max_procs = 32;
+  uint32_t max_open_files = 256;
+};
+
+// The descriptors a child keeps; everything else is closed.
+struct ChildFds {
+  int stdin_fd = -1;  // /dev/null
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int result_fd = -1;
+};
+
+// Where the kept descriptors end up in the child.
+inline constexpr int kResultFd = 3;
+
+}  // namespace wj::jail

@@ -1,0 +1,96 @@
+#include "jail/probe.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jail/specialize.h"
+#include "jail/unique_fd.h"
+
+namespace wj::jail {
+
+namespace {
+
+// Runs the recipe with `layers` in a child; "" when it worked, else the error.
+std::string TryLayers(JailPolicy policy, const Layers& layers) {
+  policy.layers = layers;
+  int msg[2], release[2];
+  if (::pipe2(msg, O_CLOEXEC) != 0) return "pipe2(): failed";
+  UniqueFd msg_r(msg[0]), msg_w(msg[1]);
+  if (::pipe2(release, O_CLOEXEC) != 0) return "pipe2(): failed";
+  UniqueFd release_r(release[0]), release_w(release[1]);
+  UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+
+  pid_t pid = CloneChild(policy);
+  if (pid < 0) return std::string("clone(): ") + strerror(errno);
+  if (pid == 0) {
+    ChildFds fds{devnull.get(), devnull.get(), devnull.get(), msg_w.get()};
+    ChildLimits limits;
+    int result_fd = fds.result_fd;
+    Status s = Specialize(policy, limits, fds, release_r.get(), &result_fd);
+    if (!s.ok()) {
+      (void)!::write(result_fd, s.message().data(), s.message().size());
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  std::vector<int> no_cgroups;
+  Status parent = InitChildFromParent(pid, policy, no_cgroups);
+  if (parent.ok()) (void)!::write(release_w.get(), "G", 1);
+  release_w.reset();
+  msg_w.reset();
+  std::string message;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(msg_r.get(), buf, sizeof buf)) > 0) message.append(buf, n);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!parent.ok()) return parent.message();
+  if (!message.empty()) return message;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "the probe child died (status " + std::to_string(status) + ")";
+  return "";
+}
+
+}  // namespace
+
+std::vector<LayerReport> ProbeLayers(const JailPolicy& policy) {
+  struct Step {
+    const char* name;
+    bool Layers::*flag;
+    const char* what;
+  };
+  const Step steps[] = {
+      {"namespaces", &Layers::namespaces, "user, mount, pid, net, ipc, uts, cgroup namespaces"},
+      {"filesystem", &Layers::filesystem, "read-only root, private tmpfs /tmp, minimal /dev, own /proc"},
+      {"privileges", &Layers::drop_privileges, "unprivileged uid/gid, no capabilities, no_new_privs"},
+      {"seccomp", &Layers::seccomp, "syscall allowlist"},
+  };
+  std::vector<LayerReport> reports;
+  Layers trying{false, false, false, false, policy.layers.cgroups};
+  bool blocked = false;
+  for (const Step& step : steps) {
+    LayerReport report{step.name, false, ""};
+    if (!(policy.layers.*step.flag)) {
+      report.detail = "disabled";
+    } else if (blocked && step.flag == &Layers::filesystem) {
+      report.detail = "not tried: needs the mount namespace";
+    } else {
+      trying.*step.flag = true;
+      std::string error = TryLayers(policy, trying);
+      if (error.empty()) {
+        report.active = true;
+        report.detail = step.what;
+      } else {
+        report.detail = error;
+        trying.*step.flag = false;
+        // Filesystem isolation needs the mount namespace.
+        if (step.flag == &Layers::namespaces) blocked = true;
+      }
+    }
+    reports.push_back(report);
+  }
+  return reports;
+}
+
+}  // namespace wj::jail

@@ -1,0 +1,78 @@
+#include "jail/specialize.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "jail/capabilities.h"
+#include "jail/environment.h"
+#include "jail/fds.h"
+#include "jail/mounts.h"
+#include "jail/namespaces.h"
+#include "jail/rlimits.h"
+#include "jail/seccomp.h"
+
+namespace wj::jail {
+
+pid_t CloneChild(const JailPolicy& policy) {
+  unsigned long flags = CloneFlags(policy.layers);
+  if (flags == 0) return ::fork();
+  // glibc's clone() wants a new stack and fork() takes no flags, so the raw
+  // syscall is used with fork semantics (no stack: the child continues on a
+  // copy of this one). Safe here because the zygote is single-threaded: no
+  // lock can be held by a thread that does not exist in the child.
+  return static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+}
+
+Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vector<int>& cgroup_procs) {
+  if (policy.layers.namespaces) WJ_RETURN_IF_ERROR(InitUserNsFromParent(child, policy));
+  const std::string pid = std::to_string(child);
+  for (int fd : cgroup_procs) {
+    if (::write(fd, pid.data(), pid.size()) != static_cast<ssize_t>(pid.size()))
+      return Status::Errno("write(cgroup.procs, " + pid + ")");
+  }
+  return Status::Ok();
+}
+
+Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int release_fd,
+                  int* result_fd) {
+  *result_fd = fds.result_fd;
+  // 1. Die with the zygote; wait until it has mapped our ids and placed us in
+  //    our cgroup; keep only the pipes to the server.
+  WJ_RETURN_IF_ERROR(DieWithParent());
+  WJ_RETURN_IF_ERROR(WaitForRelease(release_fd));
+  WJ_RETURN_IF_ERROR(KeepOnlyChildFds(fds));
+  *result_fd = kResultFd;
+  // 2. Namespaces (born with them in CloneChild) or, without, a session the
+  //    server can kill as a whole.
+  if (policy.layers.namespaces) {
+    WJ_RETURN_IF_ERROR(InitNs(policy));
+  } else {
+    WJ_RETURN_IF_ERROR(NewSession());
+  }
+  // 3. The filesystem: a fresh read-only root and a private /tmp.
+  if (policy.layers.filesystem) {
+    WJ_RETURN_IF_ERROR(BuildRoot(policy, limits.tmp_bytes));
+  } else if (::chdir("/tmp") != 0) {
+    return Status::Errno("chdir(/tmp)");
+  }
+  // 4. Limits (the cgroup was joined from the parent before release).
+  WJ_RETURN_IF_ERROR(ApplyRlimits(limits));
+  // 5. The unprivileged uid/gid, no capabilities, no_new_privs.
+  if (policy.layers.drop_privileges) WJ_RETURN_IF_ERROR(DropPrivileges(policy));
+  // 6. The fixed environment (random state is reseeded by the runner).
+  WJ_RETURN_IF_ERROR(ResetEnvironment(policy.environment));
+  // 7. seccomp, last: everything above needed syscalls it refuses.
+  if (policy.layers.seccomp) {
+    if (!policy.layers.drop_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+      return Status::Errno("prctl(PR_SET_NO_NEW_PRIVS)");
+    WJ_RETURN_IF_ERROR(LoadSeccompFilter(policy.seccomp_filter));
+  }
+  return Status::Ok();
+}
+
+}  // namespace wj::jail

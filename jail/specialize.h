@@ -1,0 +1,28 @@
+// The one place that knows the order of the jail. A child is created by
+// CloneChild (zygote), finished from outside by InitChildFromParent (zygote),
+// and specializes itself with Specialize (child) before any user code runs.
+#pragma once
+#include <sys/types.h>
+
+#include <vector>
+
+#include "jail/policy.h"
+#include "jail/status.h"
+
+namespace wj::jail {
+
+// Creates the child in the policy's namespaces. Returns 0 in the child, the
+// pid in the parent, -1 with errno set on failure.
+pid_t CloneChild(const JailPolicy& policy);
+
+// Zygote side, while the child waits on its release pipe: uid/gid maps and
+// the child's cgroups (`cgroup_procs`: cgroup.procs fds opened for writing).
+Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vector<int>& cgroup_procs);
+
+// Child side: the whole recipe, in order. Any error is fatal: the caller
+// reports it on *result_fd (which moves to kResultFd once the descriptors are
+// rearranged) and exits without running user code.
+Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int release_fd,
+                  int* result_fd);
+
+}  // namespace wj::jail

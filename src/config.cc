@@ -1,0 +1,46 @@
+#include "src/config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace wj {
+
+std::optional<std::string> Config::Finalize() {
+  if (workers == 0) {
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    workers = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
+  }
+  if (port < 0 || port > 65535) return "--port must be between 0 and 65535";
+  if (!(limits.timeout_s > 0)) return "--timeout must be greater than 0";
+  if (limits.cpu_time_s == 0) limits.cpu_time_s = limits.timeout_s;
+  if (!(limits.cpu_time_s > 0)) return "--cpu-time must be greater than 0";
+  if (limits.memory_mb == 0) return "--memory-mb must be greater than 0";
+  if (limits.max_procs == 0) return "--max-procs must be greater than 0";
+  if (limits.tmp_mb == 0) return "--tmp-mb must be greater than 0";
+  if (max_body_bytes == 0) return "--max-body-bytes must be greater than 0";
+  if (mode != "zygote" && mode != "cold") return "--mode must be zygote or cold";
+  if (log_format != "json" && log_format != "text") return "--log-format must be json or text";
+  return std::nullopt;
+}
+
+EffectiveLimits Clamp(const Limits& max, std::optional<double> timeout_s, std::optional<uint64_t> memory_mb) {
+  EffectiveLimits e{max.timeout_s, max.cpu_time_s, max.memory_mb, max.max_procs,
+                    max.tmp_mb,    max.max_output_bytes, max.max_result_bytes};
+  if (timeout_s) {
+    e.timeout_s = std::min(*timeout_s, max.timeout_s);
+    e.cpu_time_s = std::min(e.cpu_time_s, e.timeout_s);
+  }
+  if (memory_mb) e.memory_mb = std::min(*memory_mb, max.memory_mb);
+  return e;
+}
+
+std::string FormatSeconds(double seconds) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", seconds);
+  return buf;
+}
+
+}  // namespace wj

@@ -1,0 +1,56 @@
+// Server configuration: the limits of SPEC §3 as server-wide maxima, and how
+// a request's own `limits` are clamped by them.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace wj {
+
+struct Limits {
+  double timeout_s = 30;
+  double cpu_time_s = 0;  // 0: the same as timeout_s
+  uint64_t memory_mb = 512;
+  uint32_t max_procs = 32;
+  uint64_t tmp_mb = 64;
+  uint64_t max_output_bytes = 1 << 20;
+  uint64_t max_result_bytes = 16 << 20;
+};
+
+struct Config {
+  std::string host = "0.0.0.0";
+  int port = 8080;
+  unsigned workers = 0;  // 0: the number of CPUs
+  unsigned queue = 64;
+  uint64_t max_body_bytes = 1 << 20;
+  std::string api_token;
+  bool allow_degraded = false;
+  std::string mode = "zygote";  // or "cold"
+  std::string log_format = "json";
+  uint32_t sandbox_uid = 65534;
+  Limits limits;
+
+  // Fills in derived defaults (workers = CPUs) and checks ranges; returns an
+  // error message, or nothing when the configuration is usable.
+  std::optional<std::string> Finalize();
+};
+
+// What one request may use: the server's maxima, lowered by the request.
+struct EffectiveLimits {
+  double timeout_s;
+  double cpu_time_s;
+  uint64_t memory_mb;
+  uint32_t max_procs;
+  uint64_t tmp_mb;
+  uint64_t max_output_bytes;
+  uint64_t max_result_bytes;
+};
+
+// `timeout_s` / `memory_mb` come from the request (already validated to be
+// positive and within the maxima). CPU time follows the wall-clock limit down.
+EffectiveLimits Clamp(const Limits& max, std::optional<double> timeout_s, std::optional<uint64_t> memory_mb);
+
+// 2 -> "2", 1.5 -> "1.5": how the timeout error names a limit.
+std::string FormatSeconds(double seconds);
+
+}  // namespace wj

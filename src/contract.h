@@ -1,0 +1,77 @@
+// The /execute contract of SPEC §1, free of any transport: parsing and
+// validating a request, and turning an outcome into a status and JSON body.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "src/config.h"
+
+namespace wj {
+
+struct ApiError {
+  int status;
+  std::string type;
+  std::string message;
+};
+
+struct ExecuteRequest {
+  std::string script;
+  std::optional<std::string> input_json;  // serialized; absent: main() takes no argument
+  std::optional<double> timeout_s;
+  std::optional<uint64_t> memory_mb;
+};
+
+// Validates `body` against the contract and the server's maxima.
+std::variant<ExecuteRequest, ApiError> ParseExecuteRequest(std::string_view body, const Limits& max);
+
+// The closed list of outcomes; each but kOk is an error_type of the API.
+enum class Outcome {
+  kOk,
+  kSyntaxError,
+  kNoMain,
+  kRuntimeError,
+  kNotJsonSerializable,
+  kMemoryLimit,
+  kTimeout,
+  kCrashed,
+  kResultTooLarge,
+  kUnavailable,
+  kInternal,
+};
+
+const char* ErrorType(Outcome outcome);
+int HttpStatus(Outcome outcome);
+
+struct SandboxResult {
+  Outcome outcome = Outcome::kInternal;
+  std::string error;      // the human sentence
+  std::string traceback;  // runtime_error only
+  nlohmann::json result;  // kOk only
+  std::string stdout_text;
+  std::string stderr_text;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  bool script_ran = false;  // stderr is reported once the script ran
+  double duration_ms = 0;
+  double cpu_ms = 0;
+  uint64_t peak_memory_bytes = 0;
+};
+
+struct JsonResponse {
+  int status = 200;
+  nlohmann::json body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+JsonResponse ToResponse(const SandboxResult& result);
+JsonResponse ErrorResponse(const ApiError& error);
+
+// Serializes a body; invalid UTF-8 in script output becomes U+FFFD.
+std::string DumpBody(const nlohmann::json& body);
+
+}  // namespace wj

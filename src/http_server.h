@@ -1,0 +1,33 @@
+// cpp-httplib behind a small interface: one route table, one dispatcher,
+// JSON for every error httplib itself produces, no exception escaping.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "src/config.h"
+#include "src/service.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace wj {
+
+class HttpServer {
+ public:
+  HttpServer(Service* service, const Config& config);
+  ~HttpServer();
+  // Blocks until Stop(). False when the port cannot be bound.
+  bool Listen(std::string* error);
+  // Stops accepting; requests in flight finish first.
+  void Stop();
+  // The transport-free dispatcher (also used by tests).
+  static HttpResponse Dispatch(Service* service, const HttpRequest& request);
+
+ private:
+  Service* service_;
+  const Config& config_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+}  // namespace wj

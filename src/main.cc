@@ -1,0 +1,257 @@
+// warmjail: run untrusted Python over HTTP in a sandbox forked from a warm
+// zygote. Subcommands: serve (default), run, check; __zygote is internal.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "embed/zygote.h"
+#include "jail/cgroups.h"
+#include "jail/environment.h"
+#include "jail/mounts.h"
+#include "jail/probe.h"
+#include "jail/seccomp.h"
+#include "src/http_server.h"
+#include "src/log.h"
+#include "src/outcome.h"
+#include "src/service.h"
+#include "src/zygote_client.h"
+
+namespace {
+
+using wj::Config;
+
+void AddLimitOptions(CLI::App* app, Config& c) {
+  app->add_option("--timeout", c.limits.timeout_s, "Wall-clock limit per script, seconds (maximum)")
+      ->envname("WARMJAIL_TIMEOUT")->capture_default_str();
+  app->add_option("--cpu-time", c.limits.cpu_time_s, "CPU-time limit per script, seconds (default: --timeout)")
+      ->envname("WARMJAIL_CPU_TIME");
+  app->add_option("--memory-mb", c.limits.memory_mb, "Memory limit per script, MiB (maximum)")
+      ->envname("WARMJAIL_MEMORY_MB")->capture_default_str();
+  app->add_option("--max-procs", c.limits.max_procs, "Processes and threads per sandbox")
+      ->envname("WARMJAIL_MAX_PROCS")->capture_default_str();
+  app->add_option("--tmp-mb", c.limits.tmp_mb, "Size of each sandbox's /tmp, MiB (also the largest file)")
+      ->envname("WARMJAIL_TMP_MB")->capture_default_str();
+  app->add_option("--max-output-bytes", c.limits.max_output_bytes, "Cap on stdout and on stderr, bytes each")
+      ->envname("WARMJAIL_MAX_OUTPUT_BYTES")->capture_default_str();
+  app->add_option("--max-result-bytes", c.limits.max_result_bytes, "Cap on the result's JSON, bytes")
+      ->envname("WARMJAIL_MAX_RESULT_BYTES")->capture_default_str();
+  app->add_option("--mode", c.mode, "zygote (warm, forked) or cold (a fresh interpreter per request)")
+      ->envname("WARMJAIL_MODE")->capture_default_str();
+  app->add_flag("--allow-degraded", c.allow_degraded,
+                "Start even when an isolation layer is unavailable (for hosts that sandbox the container)")
+      ->envname("WARMJAIL_ALLOW_DEGRADED");
+  app->add_option("--sandbox-uid", c.sandbox_uid, "uid/gid scripts run as inside their user namespace")
+      ->envname("WARMJAIL_SANDBOX_UID")->capture_default_str();
+  app->add_option("--log-format", c.log_format, "json or text")->envname("WARMJAIL_LOG_FORMAT")->capture_default_str();
+}
+
+void AddServeOptions(CLI::App* app, Config& c) {
+  app->add_option("--host", c.host, "Address to listen on")->envname("WARMJAIL_HOST")->capture_default_str();
+  app->add_option("--port", c.port, "Port to listen on (also $PORT)")->envname("WARMJAIL_PORT")->capture_default_str();
+  app->add_option("--workers", c.workers, "Sandboxes at once (default: CPUs)")->envname("WARMJAIL_WORKERS");
+  app->add_option("--queue", c.queue, "Requests that may wait for a sandbox before 429")
+      ->envname("WARMJAIL_QUEUE")->capture_default_str();
+  app->add_option("--max-body-bytes", c.max_body_bytes, "Largest request body, bytes")
+      ->envname("WARMJAIL_MAX_BODY_BYTES")->capture_default_str();
+  app->add_option("--api-token", c.api_token, "Require 'Authorization: Bearer <token>' on /execute")
+      ->envname("WARMJAIL_API_TOKEN");
+}
+
+std::vector<std::string> ZygoteArgs(const Config& c) {
+  return {"warmjail", "--mode", c.mode, "--sandbox-uid", std::to_string(c.sandbox_uid)};
+}
+
+// Everything serve and run share: cgroups (before any thread), the zygote,
+// the layer check. Exits the process on failure.
+struct Runtime {
+  std::unique_ptr<wj::ZygoteClient> zygote;
+  std::unique_ptr<wj::Service> service;
+};
+
+int StartRuntime(Config& config, Runtime* rt) {
+  std::string cgroup_note;
+  std::unique_ptr<wj::jail::CgroupManager> cgroups = wj::jail::CgroupManager::Create(&cgroup_note);
+  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteArgs(config));
+  std::string error;
+  if (!rt->zygote->Start(&error)) {
+    wj::LogEvent("fatal", {{"error", "the sandbox zygote did not start: " + error}});
+    return 1;
+  }
+  rt->service = std::make_unique<wj::Service>(config, rt->zygote.get(), std::move(cgroups), cgroup_note);
+  nlohmann::json layers = rt->service->Layers();
+  std::vector<std::string> missing = rt->service->MissingLayers();
+  wj::LogEvent("isolation", {{"layers", layers}, {"runtime", rt->zygote->Report().value("versions", "")}});
+  if (!missing.empty()) {
+    std::string names;
+    for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m + " (" + layers[m]["detail"].get<std::string>() + ")";
+    if (!config.allow_degraded) {
+      wj::LogEvent("fatal", {{"error", "isolation layers unavailable: " + names +
+                                           ". Fix the host, or start with --allow-degraded where the platform "
+                                           "already sandboxes the container."}});
+      return 1;
+    }
+    wj::LogEvent("degraded", {{"missing", missing}});
+  }
+  return 0;
+}
+
+int Serve(Config& config) {
+  if (const char* port = std::getenv("PORT"); port && !std::getenv("WARMJAIL_PORT")) {
+    try {
+      config.port = std::stoi(port);
+    } catch (...) {
+    }
+  }
+  // Signals are taken by one thread with sigwait(); every thread started
+  // from here on inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Runtime rt;
+  if (int rc = StartRuntime(config, &rt)) return rc;
+  wj::LogEvent("limits", {{"timeout_s", config.limits.timeout_s}, {"cpu_time_s", config.limits.cpu_time_s},
+                          {"memory_mb", config.limits.memory_mb}, {"max_procs", config.limits.max_procs},
+                          {"tmp_mb", config.limits.tmp_mb}, {"workers", config.workers}, {"queue", config.queue},
+                          {"max_body_bytes", config.max_body_bytes}, {"auth", !config.api_token.empty()},
+                          {"mode", config.mode}});
+  rt.zygote->StartSupervisor();
+  wj::HttpServer http(rt.service.get(), config);
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    wj::LogEvent("shutdown", {{"signal", wj::SignalName(sig)}});
+    http.Stop();
+  });
+  std::string error;
+  bool ok = http.Listen(&error);
+  if (!ok) wj::LogEvent("fatal", {{"error", error}});
+  if (signal_thread.joinable()) {
+    if (!ok) pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+  }
+  rt.zygote->Stop();
+  wj::LogEvent("stopped");
+  return ok ? 0 : 1;
+}
+
+int RunOnce(Config& config, const std::string& file, const std::optional<std::string>& input) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::cerr << "warmjail run: cannot read " << file << "\n";
+    return 2;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json body = {{"script", ss.str()}};
+  if (input) {
+    nlohmann::json parsed = nlohmann::json::parse(*input, nullptr, false);
+    if (parsed.is_discarded()) {
+      std::cerr << "warmjail run: --input is not valid JSON\n";
+      return 2;
+    }
+    body["input"] = parsed;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  Runtime rt;
+  if (int rc = StartRuntime(config, &rt)) return 2;
+  wj::HttpRequest request{"POST", "/execute", wj::DumpBody(body), {}, "run"};
+  wj::HttpResponse response = rt.service->Execute(request);
+  std::cout << response.body << std::endl;
+  rt.zygote->Stop();
+  if (response.status == 200) return 0;
+  return response.status == 422 ? 1 : 2;
+}
+
+int Check(Config& config) {
+  wj::jail::JailPolicy policy;
+  policy.sandbox_uid = policy.sandbox_gid = config.sandbox_uid;
+  policy.outer_uid = ::geteuid();
+  policy.outer_gid = ::getegid();
+  policy.outer_is_root = policy.outer_uid == 0;
+  policy.environment = wj::jail::SandboxEnvironment();
+  policy.binds = wj::jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
+  wj::jail::Status s = wj::jail::CompileSeccompFilter(&policy.seccomp_filter);
+  std::vector<wj::jail::LayerReport> reports;
+  if (s.ok()) {
+    reports = wj::jail::ProbeLayers(policy);
+  } else {
+    reports.push_back({"seccomp", false, s.message()});
+  }
+  std::string note;
+  auto cgroups = wj::jail::CgroupManager::Create(&note);
+  reports.push_back({"cgroups", cgroups != nullptr,
+                     cgroups ? cgroups->Describe() + ": memory.max, pids.max per sandbox"
+                             : note + "; memory falls back to RLIMIT_AS"});
+  bool all = true;
+  std::printf("%-12s %-8s %s\n", "layer", "status", "detail");
+  for (const auto& r : reports) {
+    std::printf("%-12s %-8s %s\n", r.name.c_str(), r.active ? "active" : "MISSING", r.detail.c_str());
+    all = all && r.active;
+  }
+  std::printf("running as uid %d; scripts run as uid %u in their user namespace\n", ::geteuid(), config.sandbox_uid);
+  return all ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"warmjail: run untrusted Python (numpy, pandas) over HTTP in a sandbox forked from a warm zygote"};
+  app.set_version_flag("--version", std::string("warmjail ") + WARMJAIL_VERSION);
+  app.require_subcommand(0, 1);
+  Config config;
+
+  CLI::App* serve = app.add_subcommand("serve", "Run the REST service (the default)");
+  AddServeOptions(serve, config);
+  AddLimitOptions(serve, config);
+
+  CLI::App* run = app.add_subcommand("run", "Run one script through the same sandbox; the response document on stdout");
+  std::string file;
+  std::optional<std::string> input;
+  run->add_option("file", file, "The script (defines main())")->required();
+  run->add_option("--input", input, "JSON passed as main(input)");
+  AddLimitOptions(run, config);
+
+  CLI::App* check = app.add_subcommand("check", "Probe the isolation layers on this host and print a table");
+  AddLimitOptions(check, config);
+
+  // Internal: the zygote, exec'd by the server with its control socket on fd 3.
+  CLI::App* zygote = app.add_subcommand("__zygote", "")->group("");
+  wj::embed::ZygoteOptions zopts;
+  std::string zmode = "zygote";
+  uint32_t zuid = 65534;
+  zygote->add_option("--control-fd", zopts.control_fd)->required();
+  zygote->add_option("--mode", zmode);
+  zygote->add_option("--sandbox-uid", zuid);
+
+  // No subcommand: serve, with serve's options accepted at the top level.
+  AddServeOptions(&app, config);
+  AddLimitOptions(&app, config);
+  app.fallthrough(false);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (zygote->parsed()) {
+    zopts.mode = zmode == "cold" ? wj::embed::Mode::kCold : wj::embed::Mode::kZygote;
+    zopts.sandbox_uid = zuid;
+    zopts.sandbox_gid = zuid;
+    return wj::embed::ZygoteMain(zopts);
+  }
+  if (auto error = config.Finalize()) {
+    std::cerr << "warmjail: " << *error << "\n";
+    return 2;
+  }
+  wj::SetLogFormat(config.log_format);
+  if (check->parsed()) return Check(config);
+  if (run->parsed()) return RunOnce(config, file, input);
+  return Serve(config);
+}

@@ -1,0 +1,198 @@
+#include "src/sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+
+#include "embed/protocol.h"
+#include "src/log.h"
+#include "src/outcome.h"
+
+namespace wj {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Pipe {
+  UniqueFd read, write;
+  bool Open() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+    read.reset(fds[0]);
+    write.reset(fds[1]);
+    ::fcntl(read.get(), F_SETFL, O_NONBLOCK);
+    return true;
+  }
+};
+
+// Reads what is available into `out`, keeping at most `cap` bytes; the rest
+// is drained and dropped. Returns false at EOF.
+bool Drain(int fd, std::string* out, uint64_t cap, bool* truncated) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      size_t room = out->size() < cap ? cap - out->size() : 0;
+      out->append(buf, std::min<size_t>(room, n));
+      if (static_cast<size_t>(n) > room) *truncated = true;
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN;  // nothing more for now; other errors end the stream
+  }
+}
+
+// A cut may land inside a UTF-8 sequence: drop the partial character.
+void TrimPartialUtf8(std::string* s) {
+  size_t i = s->size(), back = 0;
+  while (i > 0 && back < 4 && (static_cast<unsigned char>((*s)[i - 1]) & 0xC0) == 0x80) --i, ++back;
+  if (i == 0) return;
+  unsigned char lead = (*s)[i - 1];
+  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (need > 1 && back + 1 < need) s->resize(i - 1);
+}
+
+UniqueFd MakePayload(const ExecuteRequest& request) {
+  UniqueFd fd(::memfd_create("warmjail-payload", MFD_CLOEXEC));
+  if (!fd) return fd;
+  std::string payload = proto::EncodePayload(request.script, request.input_json.value_or(""));
+  size_t done = 0;
+  while (done < payload.size()) {
+    ssize_t n = ::write(fd.get(), payload.data() + done, payload.size() - done);
+    if (n <= 0) return UniqueFd();
+    done += n;
+  }
+  return fd;
+}
+
+std::atomic<uint64_t> g_cgroup_serial{0};
+
+}  // namespace
+
+SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits& limits) {
+  const auto start = Clock::now();
+  SandboxResult result;
+  Observation seen;
+  seen.timeout_s = limits.timeout_s;
+  seen.cpu_time_s = std::ceil(limits.cpu_time_s);
+  seen.max_result_bytes = limits.max_result_bytes;
+  auto finish = [&]() {
+    Interpret(seen, &result);
+    result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    return result;
+  };
+
+  Pipe out, err, res;
+  UniqueFd payload = MakePayload(request);
+  if (!payload || !out.Open() || !err.Open() || !res.Open()) {
+    seen.unavailable = std::string("could not create the request's pipes: ") + strerror(errno);
+    return finish();
+  }
+  // A larger result pipe means fewer round trips for big results.
+  ::fcntl(res.write.get(), F_SETPIPE_SZ, 1 << 20);
+
+  std::unique_ptr<jail::ChildCgroup> cgroup;
+  if (cgroups_) {
+    jail::Status status = jail::Status::Ok();
+    cgroup = cgroups_->CreateChild("job-" + std::to_string(++g_cgroup_serial), limits.memory_mb << 20,
+                                   limits.max_procs, &status);
+    if (!cgroup) {
+      seen.unavailable = "could not create the request's cgroup: " + status.message();
+      return finish();
+    }
+  }
+
+  proto::Message job{proto::Kind::kJob};
+  job.flags = request.input_json ? proto::kHasInput : 0;
+  job.memory_bytes = limits.memory_mb << 20;
+  job.cpu_seconds = static_cast<uint64_t>(seen.cpu_time_s);
+  job.tmp_bytes = limits.tmp_mb << 20;
+  job.max_result_bytes = limits.max_result_bytes;
+  job.max_procs = limits.max_procs;
+  std::vector<int> fds = {payload.get(), out.write.get(), err.write.get(), res.write.get()};
+  if (cgroup)
+    for (const UniqueFd& fd : cgroup->procs_fds()) fds.push_back(fd.get());
+  job.cgroup_fds = static_cast<uint32_t>(fds.size() - proto::kJobFixedFds);
+
+  std::string why;
+  std::shared_ptr<Job> handle = zygote_->Submit(job, fds, &why);
+  if (!handle) {
+    seen.unavailable = why;
+    return finish();
+  }
+  // Only the child may hold the write ends now, so EOF means it is done.
+  payload.reset();
+  out.write.reset();
+  err.write.reset();
+  res.write.reset();
+
+  const uint64_t doc_cap = limits.max_result_bytes + 64 * 1024;
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_s));
+  bool out_open = true, err_open = true, res_open = true, setup_recorded = false;
+  std::optional<Clock::time_point> finished_at;
+  for (;;) {
+    Job::State state = handle->Snapshot();
+    if (state.started && !setup_recorded) {
+      metrics_->RecordSetup(std::chrono::duration<double>(Clock::now() - start).count());
+      setup_recorded = true;
+    }
+    bool finished = state.exited || state.rejected || state.lost;
+    if (finished && !finished_at) finished_at = Clock::now();
+    if (finished && !(out_open || err_open || res_open)) break;
+    // After the child is reaped, a descendant outside a PID namespace could
+    // still hold a pipe: give it a moment, then stop listening.
+    if (finished_at && Clock::now() - *finished_at > std::chrono::milliseconds(200)) {
+      handle->Kill();
+      break;
+    }
+    auto now = Clock::now();
+    if (!seen.timed_out && now >= deadline && !finished) {
+      seen.timed_out = true;
+      handle->Kill();
+      deadline = now + std::chrono::seconds(5);  // for the exit report to arrive
+    } else if (seen.timed_out && now >= deadline) {
+      break;
+    }
+    int wait_ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1);
+    if (finished_at) wait_ms = std::min(wait_ms, 20);
+    struct pollfd pfds[4];
+    nfds_t n = 0;
+    pfds[n++] = {handle->event_fd(), POLLIN, 0};
+    if (out_open) pfds[n++] = {out.read.get(), POLLIN, 0};
+    if (err_open) pfds[n++] = {err.read.get(), POLLIN, 0};
+    if (res_open) pfds[n++] = {res.read.get(), POLLIN, 0};
+    if (::poll(pfds, n, std::max(wait_ms, 0)) < 0 && errno != EINTR) break;
+    handle->ClearEvent();
+    if (out_open) out_open = Drain(out.read.get(), &result.stdout_text, limits.max_output_bytes, &result.stdout_truncated);
+    if (err_open) err_open = Drain(err.read.get(), &result.stderr_text, limits.max_output_bytes, &result.stderr_truncated);
+    if (res_open) res_open = Drain(res.read.get(), &seen.doc, doc_cap, &seen.doc_overflow);
+  }
+
+  Job::State state = handle->Snapshot();
+  seen.started = state.started;
+  if (state.rejected) seen.unavailable = state.reason;
+  seen.zygote_lost = state.lost;
+  if (state.lost && !state.started) seen.unavailable = state.reason;
+  seen.exited = state.exited;
+  seen.wait_status = state.wait_status;
+  seen.cpu_used_s = (state.user_us + state.system_us) / 1e6;
+  if (cgroup && state.exited) {
+    seen.oom_killed = cgroup->OomKilled();
+    result.peak_memory_bytes = cgroup->PeakMemoryBytes();
+  }
+  if (!result.peak_memory_bytes) result.peak_memory_bytes = static_cast<uint64_t>(state.max_rss_kb) * 1024;
+  result.cpu_ms = (state.user_us + state.system_us) / 1000.0;
+  if (result.stdout_truncated) TrimPartialUtf8(&result.stdout_text);
+  if (result.stderr_truncated) TrimPartialUtf8(&result.stderr_text);
+  return finish();
+}
+
+}  // namespace wj

@@ -1,0 +1,146 @@
+#include "src/service.h"
+
+#include <chrono>
+
+namespace wj {
+
+HttpResponse FromJson(const JsonResponse& json) {
+  HttpResponse out;
+  out.status = json.status;
+  out.body = DumpBody(json.body);
+  out.headers = json.headers;
+  if (json.body.contains("error_type")) out.error_type = json.body["error_type"].get<std::string>();
+  return out;
+}
+
+HttpResponse JsonError(int status, const std::string& type, const std::string& message) {
+  return FromJson(ErrorResponse(ApiError{status, type, message}));
+}
+
+Service::Service(const Config& config, ZygoteClient* zygote, std::unique_ptr<jail::CgroupManager> cgroups,
+                 std::string cgroup_note)
+    : config_(config),
+      zygote_(zygote),
+      cgroups_(std::move(cgroups)),
+      cgroup_note_(std::move(cgroup_note)),
+      admission_(config.workers, config.queue),
+      sandbox_(zygote, cgroups_.get(), &metrics_) {}
+
+HttpResponse Service::Execute(const HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse response;
+  auto parsed = ParseExecuteRequest(request.body, config_.limits);
+  if (auto* error = std::get_if<ApiError>(&parsed)) {
+    response = FromJson(ErrorResponse(*error));
+  } else if (!zygote_->Ready()) {
+    response = JsonError(503, "unavailable", "Sandbox unavailable: the sandbox zygote is restarting; retry shortly");
+    response.headers.emplace_back("Retry-After", "1");
+  } else {
+    const ExecuteRequest& req = std::get<ExecuteRequest>(parsed);
+    std::optional<Admission::Slot> slot = admission_.Acquire();
+    if (!slot) {
+      response = JsonError(429, "overloaded",
+                           "Too many requests: " + std::to_string(config_.workers) + " sandboxes busy and " +
+                               std::to_string(config_.queue) + " requests waiting; retry later");
+      response.headers.emplace_back("Retry-After", "1");
+    } else {
+      EffectiveLimits limits = Clamp(config_.limits, req.timeout_s, req.memory_mb);
+      SandboxResult result = sandbox_.Run(req, limits);
+      response = FromJson(ToResponse(result));
+      response.cpu_ms = result.cpu_ms;
+      response.peak_memory_bytes = result.peak_memory_bytes;
+      if (result.outcome == Outcome::kUnavailable) response.headers.emplace_back("Retry-After", "1");
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.RecordRequest(response.error_type.empty() ? "ok" : response.error_type, response.status, seconds);
+  return response;
+}
+
+nlohmann::json Service::Layers() const {
+  nlohmann::json layers = nlohmann::json::object();
+  nlohmann::json report = zygote_->Report();
+  if (report.is_object() && report.contains("layers"))
+    for (const auto& layer : report["layers"])
+      layers[layer.value("name", "?")] = {{"active", layer.value("active", false)}, {"detail", layer.value("detail", "")}};
+  if (cgroups_) {
+    layers["cgroups"] = {{"active", true}, {"detail", cgroups_->Describe() + ": memory.max, pids.max per sandbox"}};
+  } else {
+    layers["cgroups"] = {{"active", false},
+                         {"detail", cgroup_note_ + "; memory falls back to RLIMIT_AS above the zygote's footprint"}};
+  }
+  return layers;
+}
+
+std::vector<std::string> Service::MissingLayers() const {
+  std::vector<std::string> missing;
+  nlohmann::json layers = Layers();
+  for (const auto& [name, layer] : layers.items())
+    if (!layer.value("active", false)) missing.push_back(name);
+  return missing;
+}
+
+HttpResponse Service::Health() const {
+  bool ready = zygote_->Ready();
+  nlohmann::json limits = {
+      {"timeout_s", config_.limits.timeout_s},       {"cpu_time_s", config_.limits.cpu_time_s},
+      {"memory_mb", config_.limits.memory_mb},       {"max_procs", config_.limits.max_procs},
+      {"tmp_mb", config_.limits.tmp_mb},             {"max_output_bytes", config_.limits.max_output_bytes},
+      {"max_result_bytes", config_.limits.max_result_bytes}, {"max_body_bytes", config_.max_body_bytes},
+      {"workers", config_.workers},                  {"queue", config_.queue}};
+  nlohmann::json body = {
+      {"status", ready ? "healthy" : "unhealthy"},
+      {"mode", config_.mode},
+      {"isolation", Layers()},
+      {"degraded", !MissingLayers().empty()},
+      {"limits", limits},
+      {"sandboxes_running", admission_.Running()},
+      {"queue_depth", admission_.Waiting()},
+      {"zygote_restarts", zygote_->Restarts()},
+      {"version", WARMJAIL_VERSION},
+  };
+  nlohmann::json report = zygote_->Report();
+  if (report.is_object() && report.contains("versions")) body["runtime"] = report["versions"];
+  if (!ready) body["reason"] = "the sandbox zygote is not running (restarting)";
+  HttpResponse out;
+  out.status = ready ? 200 : 503;
+  out.body = DumpBody(body);
+  return out;
+}
+
+HttpResponse Service::Healthz() const {
+  HttpResponse out;
+  out.status = zygote_->Ready() ? 200 : 503;
+  out.body = out.status == 200 ? R"({"status":"ok"})" : R"({"status":"unavailable"})";
+  return out;
+}
+
+HttpResponse Service::Metrics() const {
+  HttpResponse out;
+  out.content_type = "text/plain; version=0.0.4";
+  out.body = metrics_.Render({
+      {"warmjail_queue_depth", {"Requests waiting for a sandbox.", admission_.Waiting()}},
+      {"warmjail_sandboxes_running", {"Sandboxes running now.", admission_.Running()}},
+      {"warmjail_sandbox_slots", {"Sandboxes that may run at once.", config_.workers}},
+      {"warmjail_zygote_ready", {"1 when a zygote is ready to fork sandboxes.", zygote_->Ready() ? 1 : 0}},
+      {"warmjail_zygote_restarts_total", {"Zygotes restarted after dying.", static_cast<double>(zygote_->Restarts())}},
+  });
+  return out;
+}
+
+std::optional<HttpResponse> Service::Authorize(const HttpRequest& request) const {
+  if (config_.api_token.empty()) return std::nullopt;
+  auto it = request.headers.find("authorization");
+  std::string given = it == request.headers.end() ? "" : it->second;
+  std::string expected = "Bearer " + config_.api_token;
+  // Constant time in the token's content: every byte is compared.
+  unsigned char diff = given.size() != expected.size();
+  for (size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+  if (diff == 0) return std::nullopt;
+  HttpResponse out = JsonError(401, "unauthorized", "Missing or invalid API token (Authorization: Bearer <token>)");
+  out.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return out;
+}
+
+}  // namespace wj

@@ -1,0 +1,68 @@
+// The HTTP handlers as transport-free functions from a request to a response:
+// validation, admission, the sandbox, and the health and metrics views.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jail/cgroups.h"
+#include "src/admission.h"
+#include "src/config.h"
+#include "src/contract.h"
+#include "src/metrics.h"
+#include "src/sandbox.h"
+#include "src/zygote_client.h"
+
+namespace wj {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string request_id;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  // For the request log.
+  std::string error_type;
+  double cpu_ms = 0;
+  uint64_t peak_memory_bytes = 0;
+};
+
+HttpResponse FromJson(const JsonResponse& json);
+HttpResponse JsonError(int status, const std::string& type, const std::string& message);
+
+class Service {
+ public:
+  Service(const Config& config, ZygoteClient* zygote, std::unique_ptr<jail::CgroupManager> cgroups,
+          std::string cgroup_note);
+
+  HttpResponse Execute(const HttpRequest& request);
+  HttpResponse Health() const;
+  HttpResponse Healthz() const;
+  HttpResponse Metrics() const;
+  // When an API token is configured: 401 unless the request carries it.
+  std::optional<HttpResponse> Authorize(const HttpRequest& request) const;
+
+  // Isolation layers as the zygote's probe found them, plus cgroups.
+  nlohmann::json Layers() const;
+  // Names of requested layers that are not active.
+  std::vector<std::string> MissingLayers() const;
+
+ private:
+  const Config& config_;
+  ZygoteClient* zygote_;
+  std::unique_ptr<jail::CgroupManager> cgroups_;
+  std::string cgroup_note_;
+  Admission admission_;
+  wj::Metrics metrics_;
+  Sandbox sandbox_;
+};
+
+}  // namespace wj

@@ -1,0 +1,108 @@
+// The server's side of the zygote: starts it (fork + exec of this binary, so
+// the zygote shares nothing of the server's memory, threads or secrets),
+// submits jobs over the control socket, routes the zygote's replies to the
+// waiting requests, and restarts a zygote that died.
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "embed/protocol.h"
+#include "jail/unique_fd.h"
+
+namespace wj {
+
+// One request's child, as the zygote reports it. event_fd() becomes readable
+// whenever the state changes.
+class Job {
+ public:
+  explicit Job(uint64_t id, bool kill_group);
+  uint64_t id() const { return id_; }
+  int event_fd() const { return event_.get(); }
+  void ClearEvent();
+
+  struct State {
+    bool started = false;
+    bool exited = false;
+    bool rejected = false;
+    bool lost = false;  // the zygote died first
+    pid_t pid = -1;
+    int wait_status = 0;
+    int64_t user_us = 0, system_us = 0, max_rss_kb = 0;
+    std::string reason;
+  };
+  State Snapshot() const;
+  bool Finished() const;  // exited, rejected or lost
+  // SIGKILL to the child (and with it its PID namespace); without a PID
+  // namespace, to its process group too.
+  void Kill();
+
+ private:
+  friend class ZygoteClient;
+  void Update(const std::function<void(State&)>& change);
+  uint64_t id_;
+  bool kill_group_;
+  UniqueFd event_;
+  UniqueFd pidfd_;
+  mutable std::mutex mu_;
+  State state_;
+};
+
+class ZygoteClient {
+ public:
+  // `argv`: how to exec the zygote (argv[0] is replaced by this binary).
+  explicit ZygoteClient(std::vector<std::string> argv);
+  ~ZygoteClient();
+
+  // Starts a zygote and waits for it to be ready. Call first before any
+  // other thread exists; later restarts happen from the supervisor thread.
+  bool Start(std::string* error);
+  // Restarts the zygote whenever it dies, with a short back-off.
+  void StartSupervisor();
+  void Stop();
+
+  // Hands a job to the zygote. `fds` as in protocol.h. Null when there is no
+  // ready zygote (`why` says so).
+  std::shared_ptr<Job> Submit(proto::Message job, const std::vector<int>& fds, std::string* why);
+
+  bool Ready() const { return ready_.load(); }
+  nlohmann::json Report() const;  // the zygote's last Ready report
+  uint64_t FootprintBytes() const;
+  uint64_t Restarts() const { return restarts_.load(); }
+  // True when the children run in their own PID namespace.
+  bool ChildrenHavePidNamespace() const;
+
+ private:
+  bool Launch(std::string* error);
+  void ReaderLoop(int sock);
+  void LoseAll(const std::string& why);
+
+  std::vector<std::string> argv_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> restarts_{0};
+  std::atomic<uint64_t> next_job_{1};
+
+  mutable std::mutex mu_;  // guards everything below
+  std::condition_variable changed_;
+  UniqueFd sock_;
+  pid_t zygote_pid_ = -1;
+  nlohmann::json report_;
+  uint64_t footprint_ = 0;
+  bool pid_namespace_ = false;
+  std::map<uint64_t, std::shared_ptr<Job>> jobs_;
+  std::thread reader_;
+  std::thread supervisor_;
+  std::mutex send_mu_;
+};
+
+}  // namespace wj

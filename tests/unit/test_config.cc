@@ -1,0 +1,69 @@
+#include <doctest/doctest.h>
+
+#include "src/config.h"
+
+using namespace wj;
+
+TEST_CASE("defaults follow SPEC section 3") {
+  Config c;
+  REQUIRE_FALSE(c.Finalize().has_value());
+  CHECK(c.limits.timeout_s == 30);
+  CHECK(c.limits.cpu_time_s == 30);
+  CHECK(c.limits.memory_mb == 512);
+  CHECK(c.limits.max_procs == 32);
+  CHECK(c.limits.tmp_mb == 64);
+  CHECK(c.limits.max_output_bytes == 1u << 20);
+  CHECK(c.limits.max_result_bytes == 16u << 20);
+  CHECK(c.max_body_bytes == 1u << 20);
+  CHECK(c.queue == 64);
+  CHECK(c.workers >= 1);
+  CHECK(c.port == 8080);
+}
+
+TEST_CASE("CPU time follows a lowered wall-clock limit unless set") {
+  Config c;
+  c.limits.timeout_s = 5;
+  REQUIRE_FALSE(c.Finalize().has_value());
+  CHECK(c.limits.cpu_time_s == 5);
+  Config d;
+  d.limits.timeout_s = 5;
+  d.limits.cpu_time_s = 2;
+  REQUIRE_FALSE(d.Finalize().has_value());
+  CHECK(d.limits.cpu_time_s == 2);
+}
+
+TEST_CASE("invalid configuration is refused with the flag's name") {
+  Config c;
+  c.limits.timeout_s = 0;
+  CHECK(c.Finalize().value().find("--timeout") != std::string::npos);
+  Config m;
+  m.mode = "lukewarm";
+  CHECK(m.Finalize().value().find("--mode") != std::string::npos);
+  Config p;
+  p.port = 70000;
+  CHECK(p.Finalize().value().find("--port") != std::string::npos);
+}
+
+TEST_CASE("request limits are clamped by the server maxima") {
+  Limits max;
+  max.timeout_s = 10;
+  max.cpu_time_s = 10;
+  max.memory_mb = 256;
+  EffectiveLimits none = Clamp(max, std::nullopt, std::nullopt);
+  CHECK(none.timeout_s == 10);
+  CHECK(none.memory_mb == 256);
+  EffectiveLimits lower = Clamp(max, 2.0, 64);
+  CHECK(lower.timeout_s == 2);
+  CHECK(lower.cpu_time_s == 2);
+  CHECK(lower.memory_mb == 64);
+  EffectiveLimits higher = Clamp(max, 50.0, 1024);
+  CHECK(higher.timeout_s == 10);
+  CHECK(higher.memory_mb == 256);
+}
+
+TEST_CASE("timeouts are named as the contract writes them") {
+  CHECK(FormatSeconds(2) == "2");
+  CHECK(FormatSeconds(1.5) == "1.5");
+  CHECK(FormatSeconds(30) == "30");
+  CHECK(FormatSeconds(0.25) == "0.25");
+}

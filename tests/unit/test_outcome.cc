@@ -1,0 +1,125 @@
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include "src/outcome.h"
+
+using namespace wj;
+
+namespace {
+Observation Started() {
+  Observation o;
+  o.started = true;
+  o.exited = true;
+  o.timeout_s = 2;
+  o.cpu_time_s = 2;
+  o.max_result_bytes = 100;
+  return o;
+}
+int Signaled(int sig) { return sig & 0x7f; }
+int Exited(int code) { return (code & 0xff) << 8; }
+SandboxResult Run(const Observation& o) {
+  SandboxResult r;
+  Interpret(o, &r);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a success document gives the result") {
+  Observation o = Started();
+  o.doc = R"({"ok":true,"result":{"sum":30}})";
+  SandboxResult r = Run(o);
+  CHECK(r.outcome == Outcome::kOk);
+  CHECK(r.result["sum"] == 30);
+}
+
+TEST_CASE("a script error document keeps its type, text and traceback") {
+  Observation o = Started();
+  o.doc = R"({"ok":false,"error_type":"runtime_error","error":"Script execution error: ValueError: x","traceback":"T"})";
+  SandboxResult r = Run(o);
+  CHECK(r.outcome == Outcome::kRuntimeError);
+  CHECK(r.error == "Script execution error: ValueError: x");
+  CHECK(r.traceback == "T");
+  CHECK(r.script_ran);
+  o.doc = R"({"ok":false,"error_type":"no_main","error":"ERROR: No main() function found"})";
+  r = Run(o);
+  CHECK(r.outcome == Outcome::kNoMain);
+  CHECK_FALSE(r.script_ran);
+}
+
+TEST_CASE("the server's deadline wins over everything") {
+  Observation o = Started();
+  o.timed_out = true;
+  o.wait_status = Signaled(SIGKILL);
+  o.doc = R"({"ok":true,"result":1})";
+  SandboxResult r = Run(o);
+  CHECK(r.outcome == Outcome::kTimeout);
+  CHECK(r.error == "Script execution timeout (2 seconds)");
+}
+
+TEST_CASE("SIGXCPU and the hard CPU limit's SIGKILL are timeouts") {
+  Observation o = Started();
+  o.wait_status = Signaled(SIGXCPU);
+  CHECK(Run(o).outcome == Outcome::kTimeout);
+  o.wait_status = Signaled(SIGKILL);
+  o.cpu_used_s = 3.0;
+  CHECK(Run(o).outcome == Outcome::kTimeout);
+}
+
+TEST_CASE("an OOM kill is memory_limit with the exact text") {
+  Observation o = Started();
+  o.oom_killed = true;
+  o.wait_status = Signaled(SIGKILL);
+  SandboxResult r = Run(o);
+  CHECK(r.outcome == Outcome::kMemoryLimit);
+  CHECK(r.error == "Script execution error: Memory limit exceeded");
+}
+
+TEST_CASE("a death without a document is crashed, saying how") {
+  Observation o = Started();
+  o.wait_status = Signaled(SIGSEGV);
+  CHECK(Run(o).error == "Script crashed: killed by signal SIGSEGV");
+  o.wait_status = Exited(3);
+  SandboxResult r = Run(o);
+  CHECK(r.outcome == Outcome::kCrashed);
+  CHECK(r.error.find("status 3") != std::string::npos);
+  o.wait_status = Exited(0);
+  CHECK(Run(o).outcome == Outcome::kCrashed);
+}
+
+TEST_CASE("a forged or garbled document is crashed, never trusted as a server error") {
+  Observation o = Started();
+  o.doc = "{not json";
+  CHECK(Run(o).outcome == Outcome::kCrashed);
+  o.doc = R"({"ok":false,"error_type":"internal","error":"x"})";
+  CHECK(Run(o).outcome == Outcome::kCrashed);
+}
+
+TEST_CASE("an oversized document is result_too_large naming the cap") {
+  Observation o = Started();
+  o.doc_overflow = true;
+  SandboxResult r = Run(o);
+  CHECK(r.outcome == Outcome::kResultTooLarge);
+  CHECK(r.error.find("100 bytes") != std::string::npos);
+}
+
+TEST_CASE("no child, or a lost zygote, is unavailable") {
+  Observation o;
+  o.unavailable = "the sandbox zygote is restarting";
+  SandboxResult r = Run(o);
+  CHECK(r.outcome == Outcome::kUnavailable);
+  CHECK(r.error.find("restarting") != std::string::npos);
+  Observation lost = Started();
+  lost.exited = false;
+  lost.zygote_lost = true;
+  CHECK(Run(lost).outcome == Outcome::kUnavailable);
+  Observation setup = Started();
+  setup.doc = R"({"ok":false,"error_type":"setup_failed","error":"pivot_root(., .): Operation not permitted"})";
+  r = Run(setup);
+  CHECK(r.outcome == Outcome::kUnavailable);
+  CHECK(r.error.find("pivot_root") != std::string::npos);
+}
+
+TEST_CASE("signal names") {
+  CHECK(SignalName(SIGSEGV) == "SIGSEGV");
+  CHECK(SignalName(SIGKILL) == "SIGKILL");
+}
