@@ -88,6 +88,21 @@ std::string FailureDoc(const char* error_type, const std::string& message) {
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Adds {"stages": [["forked", ms], ...]} to a document: each stage's duration
+// since the one before, starting from when the zygote received the job.
+std::string WithStages(const std::string& doc, const jail::StageTimes& times) {
+  if (doc.size() < 2 || doc[0] != '{' || times.count < 2) return doc;
+  std::string stages = "{\"stages\":[";
+  for (int i = 1; i < times.count; ++i) {
+    char item[96];
+    std::snprintf(item, sizeof item, "%s[\"%s\",%.3f]", i > 1 ? "," : "", times.names[i],
+                  (times.at_ns[i] - times.at_ns[i - 1]) / 1e6);
+    stages += item;
+  }
+  stages += "],";
+  return stages + doc.substr(1);
+}
+
 std::string PickStagingDir() {
   for (const char* dir : {"/tmp", "/mnt", "/run", "/var/tmp"})
     if (::access(dir, F_OK) == 0) return dir;
@@ -231,13 +246,16 @@ class Zygote {
     limits.address_space_bytes = cgroup_fds.empty() ? footprint_ + job.memory_bytes : 0;
     jail::ChildFds child_fds{devnull_.get(), fds[1].get(), fds[2].get(), fds[3].get()};
 
+    jail::StageTimes times;
+    times.Mark("received");
     ::fflush(nullptr);
     if (interpreter_) {
       interpreter_->FlushStdio();
       Interpreter::BeforeFork();
     }
+    times.Mark("beforefork");
     pid_t pid = jail::CloneChild(policy_);
-    if (pid == 0) RunChild(job, fds[0].get(), limits, child_fds, release_r.get());
+    if (pid == 0) RunChild(job, fds[0].get(), limits, child_fds, release_r.get(), times);
     int clone_errno = errno;
     if (interpreter_) Interpreter::AfterForkParent();
     if (pid < 0) {
@@ -262,15 +280,17 @@ class Zygote {
   }
 
   [[noreturn]] void RunChild(const proto::Message& job, int payload_fd, const jail::ChildLimits& limits,
-                             const jail::ChildFds& fds, int release_fd) {
+                             const jail::ChildFds& fds, int release_fd, jail::StageTimes times) {
+    times.Mark("forked");
     if (interpreter_) Interpreter::AfterForkChild();
+    times.Mark("afterfork");
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     // The payload is read before the jail closes its descriptor.
     std::string payload = ReadAll(payload_fd), script, input;
     int result_fd = fds.result_fd;
-    jail::Status s = jail::Specialize(policy_, limits, fds, release_fd, &result_fd);
+    jail::Status s = jail::Specialize(policy_, limits, fds, release_fd, &result_fd, &times);
     if (!s.ok()) {
       WriteAll(result_fd, FailureDoc("setup_failed", s.message()));
       ::_exit(kExitSetupFailed);
@@ -294,7 +314,8 @@ class Zygote {
       else
         doc = FailureDoc("runner_failed", what);
     }
-    WriteAll(jail::kResultFd, doc);
+    times.Mark("runner");
+    WriteAll(jail::kResultFd, WithStages(doc, times));
     // No interpreter shutdown: atexit handlers and finalizers are the
     // script's, and the process is thrown away anyway.
     ::_exit(0);

@@ -62,6 +62,17 @@ struct ChildFds {
   int result_fd = -1;
 };
 
+// Monotonic timestamps of the child's set-up steps, for the per-stage cost
+// the benchmark and the Server-Timing header report. Fixed-size: it is
+// filled after fork and must not need the allocator to be interesting.
+struct StageTimes {
+  static constexpr int kMax = 16;
+  const char* names[kMax] = {};
+  uint64_t at_ns[kMax] = {};
+  int count = 0;
+  void Mark(const char* name);
+};
+
 // Where the kept descriptors end up in the child.
 inline constexpr int kResultFd = 3;
 

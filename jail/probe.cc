@@ -27,7 +27,8 @@ std::string TryLayers(JailPolicy policy, const Layers& layers) {
     ChildFds fds{devnull.get(), devnull.get(), devnull.get(), msg_w.get()};
     ChildLimits limits;
     int result_fd = fds.result_fd;
-    Status s = Specialize(policy, limits, fds, release_r.get(), &result_fd);
+    StageTimes times;
+    Status s = Specialize(policy, limits, fds, release_r.get(), &result_fd, &times);
     if (!s.ok()) {
       (void)!::write(result_fd, s.message().data(), s.message().size());
       ::_exit(1);

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <string>
 
 #include "jail/capabilities.h"
@@ -17,6 +18,14 @@
 #include "jail/seccomp.h"
 
 namespace wj::jail {
+
+void StageTimes::Mark(const char* name) {
+  if (count >= kMax) return;
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  names[count] = name;
+  at_ns[count++] = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+}
 
 pid_t CloneChild(const JailPolicy& policy) {
   unsigned long flags = CloneFlags(policy.layers);
@@ -39,12 +48,13 @@ Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vec
 }
 
 Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int release_fd,
-                  int* result_fd) {
+                  int* result_fd, StageTimes* times) {
   *result_fd = fds.result_fd;
   // 1. Die with the zygote; wait until it has mapped our ids and placed us in
   //    our cgroup; keep only the pipes to the server.
   WJ_RETURN_IF_ERROR(DieWithParent());
   WJ_RETURN_IF_ERROR(WaitForRelease(release_fd));
+  times->Mark("released");
   WJ_RETURN_IF_ERROR(KeepOnlyChildFds(fds));
   *result_fd = kResultFd;
   // 2. Namespaces (born with them in CloneChild) or, without, a session the
@@ -54,16 +64,20 @@ Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const Chi
   } else {
     WJ_RETURN_IF_ERROR(NewSession());
   }
+  times->Mark("namespaces");
   // 3. The filesystem: a fresh read-only root and a private /tmp.
   if (policy.layers.filesystem) {
     WJ_RETURN_IF_ERROR(BuildRoot(policy, limits.tmp_bytes));
   } else if (::chdir("/tmp") != 0) {
     return Status::Errno("chdir(/tmp)");
   }
+  times->Mark("mounts");
   // 4. Limits (the cgroup was joined from the parent before release).
   WJ_RETURN_IF_ERROR(ApplyRlimits(limits));
+  times->Mark("rlimits");
   // 5. The unprivileged uid/gid, no capabilities, no_new_privs.
   if (policy.layers.drop_privileges) WJ_RETURN_IF_ERROR(DropPrivileges(policy));
+  times->Mark("privileges");
   // 6. The fixed environment (random state is reseeded by the runner).
   WJ_RETURN_IF_ERROR(ResetEnvironment(policy.environment));
   // 7. seccomp, last: everything above needed syscalls it refuses.
@@ -72,6 +86,7 @@ Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const Chi
       return Status::Errno("prctl(PR_SET_NO_NEW_PRIVS)");
     WJ_RETURN_IF_ERROR(LoadSeccompFilter(policy.seccomp_filter));
   }
+  times->Mark("seccomp");
   return Status::Ok();
 }
 

@@ -23,6 +23,6 @@ Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vec
 // reports it on *result_fd (which moves to kResultFd once the descriptors are
 // rearranged) and exits without running user code.
 Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int release_fd,
-                  int* result_fd);
+                  int* result_fd, StageTimes* times);
 
 }  // namespace wj::jail

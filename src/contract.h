@@ -60,6 +60,7 @@ struct SandboxResult {
   double duration_ms = 0;
   double cpu_ms = 0;
   uint64_t peak_memory_bytes = 0;
+  nlohmann::json stages;  // [[step, ms], ...]: the child's set-up steps in order
 };
 
 struct JsonResponse {

@@ -74,6 +74,7 @@ void Interpret(const Observation& seen, SandboxResult* r) {
   }
   if (!seen.doc.empty()) {
     json doc = json::parse(seen.doc, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_object() && doc.contains("stages") && doc["stages"].is_array()) r->stages = std::move(doc["stages"]);
     if (doc.is_object() && doc.value("ok", false) == true && doc.contains("result")) {
       r->outcome = Outcome::kOk;
       r->script_ran = true;

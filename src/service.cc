@@ -1,8 +1,31 @@
 #include "src/service.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 
 namespace wj {
+
+namespace {
+// Standard Server-Timing: the child's set-up stages and the whole sandbox.
+std::string ServerTiming(const SandboxResult& result) {
+  std::string out;
+  char item[96];
+  if (result.stages.is_array()) {
+    for (const auto& stage : result.stages) {
+      if (!stage.is_array() || stage.size() != 2 || !stage[0].is_string() || !stage[1].is_number()) continue;
+      std::string name = stage[0].get<std::string>();
+      bool token = !name.empty() && name.size() < 32 &&
+                   std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+      if (!token) continue;
+      std::snprintf(item, sizeof item, "%s;dur=%.3f, ", name.c_str(), stage[1].get<double>());
+      out += item;
+    }
+  }
+  std::snprintf(item, sizeof item, "sandbox;dur=%.3f", result.duration_ms);
+  return out + item;
+}
+}  // namespace
 
 HttpResponse FromJson(const JsonResponse& json) {
   HttpResponse out;
@@ -48,6 +71,7 @@ HttpResponse Service::Execute(const HttpRequest& request) {
       SandboxResult result = sandbox_.Run(req, limits);
       response = FromJson(ToResponse(result));
       response.cpu_ms = result.cpu_ms;
+      response.headers.emplace_back("Server-Timing", ServerTiming(result));
       response.peak_memory_bytes = result.peak_memory_bytes;
       if (result.outcome == Outcome::kUnavailable) response.headers.emplace_back("Retry-After", "1");
     }
