@@ -209,6 +209,11 @@ class ScriptErrors(harness.ServerTestCase):
                                   stdout="")
         self.assertRegex(data["traceback"], r"\bline 5\b")
 
+    def test_runtime_error_unicode_message(self):
+        source = "def main():\n    raise ValueError('caf\\u00e9 \\u2713')\n"
+        self.assertFailure(self.script(source), 422, "runtime_error",
+                           error="Script execution error: ValueError: caf\u00e9 \u2713")
+
     def test_runtime_error_at_module_level(self):
         source = "import no_such_module_xyz\n\ndef main():\n    return 1\n"
         data = self.assertFailure(
@@ -529,6 +534,38 @@ class ApiSurface(harness.ServerTestCase):
                 body = b'{"script": "def main(): return 1"}' if method != "GET" else None
                 status, hdrs, data, _ = self.server.request(method, path, body)
                 self.assertJsonError(status, hdrs, data, 405)
+
+    def test_keep_alive_connection(self):
+        import http.client
+        conn = http.client.HTTPConnection(harness.HOST, self.server.port, timeout=60)
+        try:
+            for i in range(3):
+                conn.request("POST", "/execute",
+                             body=('{"script": "def main(x):\\n    return x", "input": %d}' % i).encode(),
+                             headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                data = harness.parse_json(resp.read())
+                self.assertEqual((resp.status, data.get("result")), (200, i), data)
+            conn.request("GET", "/healthz")
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            resp.read()
+        finally:
+            conn.close()
+
+    def test_chunked_request_body(self):
+        import http.client
+        conn = http.client.HTTPConnection(harness.HOST, self.server.port, timeout=60)
+        try:
+            parts = [b'{"script": "def main(x):\\n', b'    return x * 2\\n", ', b'"input": 21}']
+            conn.request("POST", "/execute", body=iter(parts), encode_chunked=True,
+                         headers={"Content-Type": "application/json",
+                                  "Transfer-Encoding": "chunked"})
+            resp = conn.getresponse()
+            data = harness.parse_json(resp.read())
+            self.assertEqual((resp.status, data.get("result")), (200, 42), data)
+        finally:
+            conn.close()
 
     def test_request_id_echoed(self):
         for rid, body in (("abc-123", {"script": OK_SCRIPT}),

@@ -223,6 +223,25 @@ class ScriptSemantics(harness.ServerTestCase):
         self.assertOk(self.script(source), "default")
         self.assertOk(self.script(source, input={}), {})
 
+    def test_large_input(self):
+        value = {"blob": "a" * 900000, "items": list(range(2000))}
+        source = "def main(d):\n    return [len(d['blob']), sum(d['items'])]\n"
+        self.assertOk(self.script(source, input=value), [900000, sum(range(2000))])
+
+    def test_non_ascii_script_source(self):
+        source = "# caf\u00e9 \u043a\u043e\u043c\u043c\u0435\u043d\u0442\ndef main():\n    return '\u65e5\u672c \u2713'\n"
+        self.assertOk(self.script(source), "\u65e5\u672c \u2713")
+
+    def test_threads_allowed(self):
+        source = src("""
+            from concurrent.futures import ThreadPoolExecutor
+
+            def main():
+                with ThreadPoolExecutor(4) as ex:
+                    return sorted(ex.map(lambda x: x * x, range(8)))
+            """)
+        self.assertOk(self.script(source), [0, 1, 4, 9, 16, 25, 36, 49])
+
     # -- results ------------------------------------------------------------------------------
     def test_any_json_value_is_a_result(self):
         cases = [("'plain string'", "plain string"), ("42", 42), ("-7", -7),
@@ -264,12 +283,36 @@ class ScriptSemantics(harness.ServerTestCase):
                 sys.stdout.write("b\\r\\n\\n")
                 sys.stdout.flush()
                 os.write(1, b"c\\n")
-                print("unicode: \\u00e9\\u65e5", flush=True)
                 print("d", end="")
                 return None
             """)
-        self.assertOk(self.script(source), None,
-                      stdout="a\nb\r\n\nc\nunicode: \u00e9\u65e5\nd", stderr="")
+        self.assertOk(self.script(source), None, stdout="a\nb\r\n\nc\nd", stderr="")
+
+    def test_stdout_stderr_unicode(self):
+        source = src("""
+            import sys
+
+            def main():
+                print("caf\\u00e9 \\u65e5\\u672c \\u2713 \\U0001f600")
+                print("\\u00fcber", file=sys.stderr)
+                return "\\u00e9"
+            """)
+        self.assertOk(self.script(source), "\u00e9",
+                      stdout="caf\u00e9 \u65e5\u672c \u2713 \U0001f600\n",
+                      stderr="\u00fcber\n")
+
+    def test_stdout_invalid_utf8_bytes(self):
+        # raw bytes that are not UTF-8 must still give a valid JSON response
+        source = src("""
+            import os
+
+            def main():
+                os.write(1, b"ok \\xff\\xfe end\\n")
+                return 1
+            """)
+        data = self.assertOk(self.script(source), 1)
+        self.assertTrue(data["stdout"].startswith("ok "), data["stdout"])
+        self.assertTrue(data["stdout"].endswith(" end\n"), data["stdout"])
 
     def test_stdout_trailing_newline(self):
         self.assertOk(self.script("def main():\n    print('x')\n"), None, stdout="x\n")
