@@ -35,6 +35,13 @@ PyConfig IsolatedConfig() {
 }  // namespace
 
 Interpreter::Interpreter() : state_(std::make_unique<State>()) {
+  // UTF-8 mode: stdio, open() and file names are UTF-8 whatever the locale,
+  // as for python3 under C.UTF-8 (an isolated config leaves the C locale).
+  PyPreConfig preconfig;
+  PyPreConfig_InitIsolatedConfig(&preconfig);
+  preconfig.utf8_mode = 1;
+  PyStatus pre = Py_PreInitialize(&preconfig);
+  if (PyStatus_Exception(pre)) throw std::runtime_error("Py_PreInitialize failed");
   PyConfig config = IsolatedConfig();
   state_->guard = std::make_unique<py::scoped_interpreter>(&config);
   PyObject* code = Py_CompileString(std::string(kRunnerSource).c_str(), "<warmjail runner>", Py_file_input);

@@ -4,9 +4,11 @@ The zygote imports this module once (warm_up() then loads numpy and pandas);
 each child, already specialized by the jail, calls prepare_child() and then
 run(), whose return value is the response document the server maps to HTTP.
 
-Documents (bytes of JSON):
-  {"ok": true, "result": <the JSON main() returned>}
+Documents (bytes):
+  {"ok": true}\n<the JSON text main() returned, exactly as json.dumps wrote it>
   {"ok": false, "error_type": "...", "error": "...", "traceback": "..."}
+The result travels as text so that the server can pass it through unparsed:
+integers beyond 64 bits and float formatting stay exactly as Python wrote them.
 """
 
 import ast
@@ -170,7 +172,7 @@ def run(script, input_json, max_result_bytes):
         return _error("not_json_serializable", f"{NOT_JSON_PREFIX} ({_describe(exc)})")
     if len(text) > max_result_bytes:
         return _error("result_too_large", f"Result is {len(text)} bytes of JSON, more than the cap of {max_result_bytes} bytes")
-    return b'{"ok":true,"result":' + text.encode() + b"}"
+    return b'{"ok":true}\n' + text.encode()
 
 
 async def _await(awaitable):

@@ -23,6 +23,7 @@
 #include "embed/interpreter.h"
 #include "embed/protocol.h"
 #include "jail/environment.h"
+#include "jail/init.h"
 #include "jail/mounts.h"
 #include "jail/probe.h"
 #include "jail/seccomp.h"
@@ -233,6 +234,12 @@ class Zygote {
       return;
     }
     UniqueFd release_r(release[0]), release_w(release[1]);
+    int status[2];
+    if (::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0) {
+      Reject(job.job_id, std::string("pipe2: ") + strerror(errno));
+      return;
+    }
+    UniqueFd status_r(status[0]), status_w(status[1]);
     std::vector<int> cgroup_fds;
     for (size_t i = proto::kJobFixedFds; i < fds.size(); ++i) cgroup_fds.push_back(fds[i].get());
 
@@ -244,7 +251,7 @@ class Zygote {
     // Without a memory cgroup, address space is the fallback limit, counted
     // above what the zygote itself already maps.
     limits.address_space_bytes = cgroup_fds.empty() ? footprint_ + job.memory_bytes : 0;
-    jail::ChildFds child_fds{devnull_.get(), fds[1].get(), fds[2].get(), fds[3].get()};
+    jail::ChildFds child_fds{devnull_.get(), fds[1].get(), fds[2].get(), fds[3].get(), status_w.get()};
 
     jail::StageTimes times;
     times.Mark("received");
@@ -269,7 +276,7 @@ class Zygote {
       ::kill(pid, SIGKILL);
       WriteAll(fds[3].get(), FailureDoc("setup_failed", parent.message()));
     }
-    jobs_[pid] = job.job_id;
+    jobs_[pid] = Running{job.job_id, std::move(status_r)};
     proto::Message started{proto::Kind::kStarted};
     started.job_id = job.job_id;
     started.pid = pid;
@@ -301,6 +308,21 @@ class Zygote {
     }
     payload.clear();
     payload.shrink_to_fit();
+    // This process stays behind as the PID namespace's init; the script runs
+    // in the worker it forks (see jail/init.h for why).
+    if (interpreter_) Interpreter::BeforeFork();
+    pid_t worker = ::fork();
+    if (worker != 0) {
+      if (interpreter_) Interpreter::AfterForkParent();
+      if (worker < 0) {
+        WriteAll(jail::kResultFd, FailureDoc("setup_failed", std::string("fork(worker): ") + strerror(errno)));
+        ::_exit(kExitSetupFailed);
+      }
+      jail::RunInit(worker);
+    }
+    if (interpreter_) Interpreter::AfterForkChild();
+    jail::LeaveInitDescriptors();
+    times.Mark("worker");
     std::string doc;
     try {
       if (!interpreter_) interpreter_ = std::make_unique<Interpreter>();  // cold mode
@@ -332,8 +354,13 @@ class Zygote {
       if (pid <= 0) return;
       auto it = jobs_.find(pid);
       if (it == jobs_.end()) continue;
+      // The worker's status as init reported it; init's own when init did not
+      // get to report (killed on timeout, or it never reached the fork).
+      int worker_status;
+      if (::read(it->second.status.get(), &worker_status, sizeof worker_status) == sizeof worker_status)
+        status = worker_status;
       proto::Message exited{proto::Kind::kExited};
-      exited.job_id = it->second;
+      exited.job_id = it->second.job_id;
       exited.pid = pid;
       exited.wait_status = status;
       exited.user_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
@@ -350,7 +377,11 @@ class Zygote {
   UniqueFd devnull_;
   UniqueFd sigchld_;
   uint64_t footprint_ = 0;
-  std::map<pid_t, uint64_t> jobs_;
+  struct Running {
+    uint64_t job_id;
+    UniqueFd status;  // read end of the init's status pipe
+  };
+  std::map<pid_t, Running> jobs_;
 };
 
 }  // namespace

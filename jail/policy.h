@@ -60,6 +60,7 @@ struct ChildFds {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int result_fd = -1;
+  int status_fd = -1;  // the init's report of the worker's wait status
 };
 
 // Monotonic timestamps of the child's set-up steps, for the per-stage cost
@@ -75,5 +76,6 @@ struct StageTimes {
 
 // Where the kept descriptors end up in the child.
 inline constexpr int kResultFd = 3;
+inline constexpr int kStatusFd = 4;
 
 }  // namespace wj::jail

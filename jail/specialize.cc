@@ -1,5 +1,6 @@
 #include "jail/specialize.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -27,6 +28,26 @@ void StageTimes::Mark(const char* name) {
   at_ns[count++] = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
+namespace {
+// glibc keeps the calling thread's id in its thread descriptor and uses it
+// for raise(), abort() and pthread_kill(); its fork() has the kernel write
+// the child's id there (CLONE_CHILD_SETTID). A raw clone must do the same or
+// abort() in the child signals a thread that does not exist. The slot is
+// found once by looking for our own tid in the descriptor; CloneChild only
+// uses it when exactly one slot matches.
+pid_t* FindCachedTid() {
+  auto* self = reinterpret_cast<pid_t*>(::pthread_self());
+  const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  pid_t* found = nullptr;
+  for (size_t i = 0; i < 2048 / sizeof(pid_t); ++i) {
+    if (self[i] != tid) continue;
+    if (found) return nullptr;  // ambiguous
+    found = &self[i];
+  }
+  return found;
+}
+}  // namespace
+
 pid_t CloneChild(const JailPolicy& policy) {
   unsigned long flags = CloneFlags(policy.layers);
   if (flags == 0) return ::fork();
@@ -34,7 +55,9 @@ pid_t CloneChild(const JailPolicy& policy) {
   // syscall is used with fork semantics (no stack: the child continues on a
   // copy of this one). Safe here because the zygote is single-threaded: no
   // lock can be held by a thread that does not exist in the child.
-  return static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  static pid_t* const cached_tid = FindCachedTid();
+  if (cached_tid != nullptr) flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+  return static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, cached_tid, nullptr));
 }
 
 Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vector<int>& cgroup_procs) {

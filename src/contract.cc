@@ -83,7 +83,7 @@ JsonResponse ToResponse(const SandboxResult& r) {
   out.status = HttpStatus(r.outcome);
   json& body = out.body;
   if (r.outcome == Outcome::kOk) {
-    body["result"] = r.result;
+    out.raw_result = r.result_json;
   } else {
     body["error"] = r.error;
     body["error_type"] = ErrorType(r.outcome);
@@ -101,6 +101,16 @@ JsonResponse ErrorResponse(const ApiError& error) {
   JsonResponse out;
   out.status = error.status;
   out.body = json{{"error", error.message}, {"error_type", error.type}, {"stdout", ""}};
+  return out;
+}
+
+std::string SerializeResponse(const JsonResponse& response) {
+  std::string rest = DumpBody(response.body);
+  if (response.raw_result.empty()) return rest;
+  // rest is a JSON object: "{...}". Put "result" first.
+  std::string out = "{\"result\":" + response.raw_result;
+  if (rest.size() > 2) out += "," + rest.substr(1);
+  else out += "}";
   return out;
 }
 

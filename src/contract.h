@@ -51,7 +51,7 @@ struct SandboxResult {
   Outcome outcome = Outcome::kInternal;
   std::string error;      // the human sentence
   std::string traceback;  // runtime_error only
-  nlohmann::json result;  // kOk only
+  std::string result_json;  // kOk only: the script's JSON text, validated, passed through as is
   std::string stdout_text;
   std::string stderr_text;
   bool stdout_truncated = false;
@@ -66,6 +66,7 @@ struct SandboxResult {
 struct JsonResponse {
   int status = 200;
   nlohmann::json body;
+  std::string raw_result;  // when set, the body's "result": JSON text spliced in unparsed
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -74,5 +75,7 @@ JsonResponse ErrorResponse(const ApiError& error);
 
 // Serializes a body; invalid UTF-8 in script output becomes U+FFFD.
 std::string DumpBody(const nlohmann::json& body);
+// The whole response body, with raw_result spliced in as "result".
+std::string SerializeResponse(const JsonResponse& response);
 
 }  // namespace wj

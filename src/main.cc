@@ -238,7 +238,12 @@ int main(int argc, char** argv) {
   AddLimitOptions(&app, config);
   app.fallthrough(false);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error is 2, as documented.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (zygote->parsed()) {
     zopts.mode = zmode == "cold" ? wj::embed::Mode::kCold : wj::embed::Mode::kZygote;

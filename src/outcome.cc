@@ -73,13 +73,21 @@ void Interpret(const Observation& seen, SandboxResult* r) {
     return;
   }
   if (!seen.doc.empty()) {
-    json doc = json::parse(seen.doc, nullptr, /*allow_exceptions=*/false);
+    // A success document is a header line and the result's JSON text.
+    size_t newline = seen.doc.find('\n');
+    std::string_view header(seen.doc.data(), newline == std::string::npos ? seen.doc.size() : newline);
+    json doc = json::parse(header.begin(), header.end(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_object() && doc.contains("stages") && doc["stages"].is_array()) r->stages = std::move(doc["stages"]);
-    if (doc.is_object() && doc.value("ok", false) == true && doc.contains("result")) {
-      r->outcome = Outcome::kOk;
-      r->script_ran = true;
-      r->result = std::move(doc["result"]);
-      return;
+    if (doc.is_object() && doc.value("ok", false) == true && newline != std::string::npos) {
+      std::string_view text(seen.doc.data() + newline + 1, seen.doc.size() - newline - 1);
+      // The child is untrusted: only well-formed JSON (valid UTF-8, no NaN)
+      // is spliced into the response.
+      if (json::accept(text.begin(), text.end())) {
+        r->outcome = Outcome::kOk;
+        r->script_ran = true;
+        r->result_json.assign(text);
+        return;
+      }
     }
     if (doc.is_object() && doc.contains("error_type")) {
       std::string type = StringField(doc, "error_type");

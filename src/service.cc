@@ -30,7 +30,7 @@ std::string ServerTiming(const SandboxResult& result) {
 HttpResponse FromJson(const JsonResponse& json) {
   HttpResponse out;
   out.status = json.status;
-  out.body = DumpBody(json.body);
+  out.body = SerializeResponse(json);
   out.headers = json.headers;
   if (json.body.contains("error_type")) out.error_type = json.body["error_type"].get<std::string>();
   return out;

@@ -86,11 +86,11 @@ TEST_CASE("bad limits are 400 and say which field and why") {
 TEST_CASE("a success response has result, stdout, stderr and duration, no error") {
   SandboxResult r;
   r.outcome = Outcome::kOk;
-  r.result = {{"sum", 30}};
+  r.result_json = "{\"sum\": 30}";
   r.stdout_text = "x\n";
   JsonResponse resp = ToResponse(r);
   CHECK(resp.status == 200);
-  CHECK(resp.body["result"]["sum"] == 30);
+  CHECK(nlohmann::json::parse(SerializeResponse(resp))["result"]["sum"] == 30);
   CHECK(resp.body["stdout"] == "x\n");
   CHECK(resp.body["stderr"] == "");
   CHECK(resp.body.contains("duration_ms"));
@@ -130,7 +130,7 @@ TEST_CASE("statuses of the error table") {
 TEST_CASE("truncation flags appear only when set, and bad UTF-8 output is replaced, not fatal") {
   SandboxResult r;
   r.outcome = Outcome::kOk;
-  r.result = nullptr;
+  r.result_json = "null";
   r.stdout_text = "ok\xff";
   r.stdout_truncated = true;
   JsonResponse resp = ToResponse(r);
@@ -138,4 +138,13 @@ TEST_CASE("truncation flags appear only when set, and bad UTF-8 output is replac
   CHECK_FALSE(resp.body.contains("stderr_truncated"));
   std::string text = DumpBody(resp.body);
   CHECK(text.find("ok\xef\xbf\xbd") != std::string::npos);
+}
+
+TEST_CASE("the result's JSON text is passed through unparsed: big integers survive") {
+  SandboxResult r;
+  r.outcome = Outcome::kOk;
+  r.result_json = "1180591620717411303424";
+  std::string body = SerializeResponse(ToResponse(r));
+  CHECK(body.rfind("{\"result\":1180591620717411303424,", 0) == 0);
+  CHECK(nlohmann::json::accept(body));
 }

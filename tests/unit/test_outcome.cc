@@ -26,10 +26,14 @@ SandboxResult Run(const Observation& o) {
 
 TEST_CASE("a success document gives the result") {
   Observation o = Started();
-  o.doc = R"({"ok":true,"result":{"sum":30}})";
+  o.doc = "{\"ok\":true}\n{\"sum\": 30}";
   SandboxResult r = Run(o);
   CHECK(r.outcome == Outcome::kOk);
-  CHECK(r.result["sum"] == 30);
+  CHECK(r.result_json == "{\"sum\": 30}");
+  o.doc = "{\"stages\":[[\"forked\",1.5]],\"ok\":true}\n[1]";
+  r = Run(o);
+  CHECK(r.outcome == Outcome::kOk);
+  CHECK(r.stages[0][0] == "forked");
 }
 
 TEST_CASE("a script error document keeps its type, text and traceback") {
@@ -50,7 +54,7 @@ TEST_CASE("the server's deadline wins over everything") {
   Observation o = Started();
   o.timed_out = true;
   o.wait_status = Signaled(SIGKILL);
-  o.doc = R"({"ok":true,"result":1})";
+  o.doc = "{\"ok\":true}\n1";
   SandboxResult r = Run(o);
   CHECK(r.outcome == Outcome::kTimeout);
   CHECK(r.error == "Script execution timeout (2 seconds)");
@@ -89,6 +93,10 @@ TEST_CASE("a death without a document is crashed, saying how") {
 TEST_CASE("a forged or garbled document is crashed, never trusted as a server error") {
   Observation o = Started();
   o.doc = "{not json";
+  CHECK(Run(o).outcome == Outcome::kCrashed);
+  o.doc = "{\"ok\":true}\n[1, NaN]";
+  CHECK(Run(o).outcome == Outcome::kCrashed);
+  o.doc = "{\"ok\":true}\n\"\xff\"";
   CHECK(Run(o).outcome == Outcome::kCrashed);
   o.doc = R"({"ok":false,"error_type":"internal","error":"x"})";
   CHECK(Run(o).outcome == Outcome::kCrashed);

@@ -1,0 +1,32 @@
+#include "jail/init.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "jail/policy.h"
+
+namespace wj::jail {
+
+void RunInit(pid_t worker) {
+  // Only the worker may hold the pipes the server reads to EOF.
+  for (int fd = 0; fd <= kResultFd; ++fd) ::close(fd);
+  int worker_status = -1;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::wait(&status);
+    if (pid == worker) {
+      worker_status = status;
+      break;
+    }
+    if (pid < 0 && errno != EINTR) break;
+  }
+  if (worker_status != -1) (void)!::write(kStatusFd, &worker_status, sizeof worker_status);
+  ::_exit(0);
+}
+
+void LeaveInitDescriptors() { ::close(kStatusFd); }
+
+}  // namespace wj::jail
