@@ -165,7 +165,7 @@ def run(script, input_json, max_result_bytes):
     _flush()
 
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
     except MemoryError:
         return _error("memory_limit", MEMORY_ERROR)
     except BaseException as exc:

@@ -189,9 +189,9 @@ int Check(Config& config) {
   }
   std::string note;
   auto cgroups = wj::jail::CgroupManager::Create(&note);
-  reports.push_back({"cgroups", cgroups != nullptr,
-                     cgroups ? cgroups->Describe() + ": memory.max, pids.max per sandbox"
-                             : note + "; memory falls back to RLIMIT_AS"});
+  reports.push_back({"memory", true,
+                     cgroups ? cgroups->Describe() + ": memory and pids limits per sandbox"
+                             : "RLIMIT_AS and RLIMIT_NPROC (no delegated cgroup: " + note + ")"});
   bool all = true;
   std::printf("%-12s %-8s %s\n", "layer", "status", "detail");
   for (const auto& r : reports) {

@@ -87,11 +87,15 @@ nlohmann::json Service::Layers() const {
   if (report.is_object() && report.contains("layers"))
     for (const auto& layer : report["layers"])
       layers[layer.value("name", "?")] = {{"active", layer.value("active", false)}, {"detail", layer.value("detail", "")}};
+  // Memory is always limited: by a cgroup where the host delegates one, else
+  // by RLIMIT_AS above the zygote's footprint (SPEC section 3).
   if (cgroups_) {
-    layers["cgroups"] = {{"active", true}, {"detail", cgroups_->Describe() + ": memory.max, pids.max per sandbox"}};
+    layers["memory_accounting"] = {{"active", true}, {"mechanism", "cgroup"},
+                                   {"detail", cgroups_->Describe() + ": memory and pids limits per sandbox"}};
   } else {
-    layers["cgroups"] = {{"active", false},
-                         {"detail", cgroup_note_ + "; memory falls back to RLIMIT_AS above the zygote's footprint"}};
+    layers["memory_accounting"] = {{"active", true}, {"mechanism", "rlimit"},
+                                   {"detail", "RLIMIT_AS above the zygote's footprint and RLIMIT_NPROC (" +
+                                                  cgroup_note_ + ")"}};
   }
   return layers;
 }
