@@ -26,6 +26,9 @@ class Interpreter {
   // Child side, after the jail: per-child state, then the script. Returns the
   // response document.
   void PrepareChild(const std::vector<std::string>& environment);
+  // Runs the runner's own warm-up script in a spare child, so the pages a
+  // request touches are already copied before the request arrives.
+  void Prewarm();
   std::string Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes);
 
   // Around every fork, as CPython requires.

@@ -2,8 +2,8 @@
 // a SOCK_SEQPACKET socketpair, descriptors passed alongside with SCM_RIGHTS.
 //
 //   server -> zygote  kJob      fds: payload memfd, stdout, stderr, result
-//                               pipes (write ends), then one cgroup.procs
-//                               fd per cgroup hierarchy
+//                               pipes (write ends); the zygote forwards it
+//                               to a ready spare child, which runs it
 //   zygote -> server  kReady    once, after warm-up; text: probe report JSON
 //                     kStarted  fds: a pidfd of the child
 //                     kExited   wait status and rusage of the child
@@ -36,7 +36,9 @@ struct Message {
   uint64_t tmp_bytes = 0;
   uint64_t max_result_bytes = 0;
   uint32_t max_procs = 0;
-  uint32_t cgroup_fds = 0;
+  uint32_t oom_killed = 0;       // kExited: the cgroup's OOM killer fired
+  uint64_t sent_ns = 0;          // kJob: CLOCK_MONOTONIC when the zygote got it
+  uint64_t peak_memory_bytes = 0;  // kExited
   // kStarted, kExited
   int32_t pid = 0;
   int32_t wait_status = 0;

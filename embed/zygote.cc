@@ -7,12 +7,15 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,9 +25,11 @@
 
 #include "embed/interpreter.h"
 #include "embed/protocol.h"
+#include "jail/cgroups.h"
 #include "jail/environment.h"
 #include "jail/init.h"
 #include "jail/mounts.h"
+#include "jail/namespaces.h"
 #include "jail/probe.h"
 #include "jail/seccomp.h"
 #include "jail/specialize.h"
@@ -94,11 +99,14 @@ std::string FailureDoc(const char* error_type, const std::string& message) {
 std::string WithStages(const std::string& doc, const jail::StageTimes& times) {
   if (doc.size() < 2 || doc[0] != '{' || times.count < 2) return doc;
   std::string stages = "{\"stages\":[";
+  bool first = true;
   for (int i = 1; i < times.count; ++i) {
+    if (times.names[i][0] == '\0') continue;  // the start of a step after a wait
     char item[96];
-    std::snprintf(item, sizeof item, "%s[\"%s\",%.3f]", i > 1 ? "," : "", times.names[i],
+    std::snprintf(item, sizeof item, "%s[\"%s\",%.3f]", first ? "" : ",", times.names[i],
                   (times.at_ns[i] - times.at_ns[i - 1]) / 1e6);
     stages += item;
+    first = false;
   }
   stages += "],";
   return stages + doc.substr(1);
@@ -126,6 +134,9 @@ class Zygote {
     sigaddset(&mask, SIGCHLD);
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
     sigchld_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (options_.cgroup_version != 0)
+      cgroups_ = jail::CgroupManager::Attach(options_.cgroup_version, options_.cgroup_memory_base,
+                                             options_.cgroup_pids_base);
 
     nlohmann::json ready;
     try {
@@ -137,9 +148,6 @@ class Zygote {
         policy_.binds = jail::ResolveBindMounts(interpreter_->SysPathDirs());
         ready["versions"] = interpreter_->Versions();
       } else {
-        // Cold mode: the child starts its own interpreter, so only the
-        // standard locations are bound.
-        policy_.binds = jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
         ready["versions"] = "python 3.11 (started per request)";
       }
     } catch (const std::exception& e) {
@@ -155,21 +163,36 @@ class Zygote {
     }
     footprint_ = VirtualMemoryBytes();
     ready["mode"] = options_.mode == Mode::kZygote ? "zygote" : "cold";
+    ready["spares"] = options_.spares;
     ready["binds"] = policy_.binds.size();
     proto::Message msg{proto::Kind::kReady};
     msg.footprint_bytes = footprint_;
     if (!proto::Send(options_.control_fd, msg, ready.dump())) return 1;
+    Replenish();
     return Loop();
   }
 
  private:
+  // One child of the zygote: a spare until a job is handed to it.
+  struct Child {
+    pid_t pid = -1;
+    UniqueFd sock;    // the zygote's end of the child's hand-over socket
+    UniqueFd status;  // read end of the init's status pipe
+    std::unique_ptr<jail::ChildCgroup> cgroup;
+    bool ready = false;    // warmed and waiting for a job
+    uint64_t job_id = 0;   // 0 while a spare
+    uint64_t memory_bytes = 0;
+  };
+  struct PendingJob {
+    proto::Message msg;
+    std::vector<UniqueFd> fds;
+  };
+
   void BuildPolicy() {
     policy_.layers = options_.layers;
     policy_.sandbox_uid = options_.sandbox_uid;
     policy_.sandbox_gid = options_.sandbox_gid;
-    policy_.outer_uid = ::geteuid();
-    policy_.outer_gid = ::getegid();
-    policy_.outer_is_root = policy_.outer_uid == 0;
+    jail::SetOuterIds(&policy_);
     policy_.staging_dir = PickStagingDir();
     policy_.environment = jail::SandboxEnvironment();
     policy_.binds = jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
@@ -194,13 +217,23 @@ class Zygote {
   }
 
   int Loop() {
+    std::vector<struct pollfd> fds;
+    std::vector<pid_t> owners;
     for (;;) {
-      struct pollfd fds[2] = {{options_.control_fd, POLLIN, 0}, {sigchld_.get(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
+      fds.assign({{options_.control_fd, POLLIN, 0}, {sigchld_.get(), POLLIN, 0}});
+      owners.assign({0, 0});
+      for (auto& [pid, child] : children_) {
+        if (child.ready || child.job_id != 0) continue;
+        fds.push_back({child.sock.get(), POLLIN, 0});
+        owners.push_back(pid);
+      }
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
         if (errno == EINTR) continue;
         Log(std::string("poll: ") + strerror(errno));
         return 1;
       }
+      for (size_t i = 2; i < fds.size(); ++i)
+        if (fds[i].revents & POLLIN) SpareSaidReady(owners[i]);
       if (fds[1].revents & POLLIN) ReapChildren();
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
         proto::Message msg;
@@ -212,8 +245,9 @@ class Zygote {
           Log(std::string("bad message from the server: ") + strerror(errno));
           continue;
         }
-        if (msg.kind == proto::Kind::kJob) StartJob(msg, std::move(received));
+        if (msg.kind == proto::Kind::kJob) AcceptJob(msg, std::move(received));
       }
+      Replenish();
     }
   }
 
@@ -223,110 +257,222 @@ class Zygote {
     proto::Send(options_.control_fd, out, why.substr(0, proto::kMaxText));
   }
 
-  void StartJob(const proto::Message& job, std::vector<UniqueFd> fds) {
-    if (fds.size() != proto::kJobFixedFds + job.cgroup_fds) {
-      Reject(job.job_id, "job arrived with " + std::to_string(fds.size()) + " descriptors");
+  void AcceptJob(proto::Message msg, std::vector<UniqueFd> fds) {
+    if (fds.size() != proto::kJobFixedFds) {
+      Reject(msg.job_id, "job arrived with " + std::to_string(fds.size()) + " descriptors");
       return;
     }
-    int release[2];
-    if (::pipe2(release, O_CLOEXEC) != 0) {
-      Reject(job.job_id, std::string("pipe2: ") + strerror(errno));
-      return;
-    }
-    UniqueFd release_r(release[0]), release_w(release[1]);
-    int status[2];
-    if (::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0) {
-      Reject(job.job_id, std::string("pipe2: ") + strerror(errno));
-      return;
-    }
-    UniqueFd status_r(status[0]), status_w(status[1]);
-    std::vector<int> cgroup_fds;
-    for (size_t i = proto::kJobFixedFds; i < fds.size(); ++i) cgroup_fds.push_back(fds[i].get());
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    msg.sent_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+    consecutive_failures_ = 0;  // a new job gives a broken set-up another chance
+    pending_.push_back(PendingJob{msg, std::move(fds)});
+    DispatchPending();
+  }
 
+  // Hands waiting jobs to ready spares, oldest first on both sides.
+  void DispatchPending() {
+    while (!pending_.empty() && !ready_.empty()) {
+      pid_t pid = ready_.front();
+      ready_.pop_front();
+      auto it = children_.find(pid);
+      if (it == children_.end()) continue;
+      Child& child = it->second;
+      PendingJob& job = pending_.front();
+      if (child.cgroup && job.msg.memory_bytes != child.memory_bytes) {
+        jail::Status s = child.cgroup->SetMemoryLimit(job.msg.memory_bytes);
+        if (!s.ok()) Log("memory limit: " + s.message());
+      }
+      std::vector<int> raw;
+      for (const UniqueFd& fd : job.fds) raw.push_back(fd.get());
+      if (!proto::Send(child.sock.get(), job.msg, "", raw)) {
+        // The spare died while waiting; it is reaped as such.
+        child.ready = false;
+        continue;
+      }
+      child.job_id = job.msg.job_id;
+      proto::Message started{proto::Kind::kStarted};
+      started.job_id = child.job_id;
+      started.pid = pid;
+      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+      std::vector<int> out_fds;
+      if (pidfd) out_fds.push_back(pidfd.get());
+      proto::Send(options_.control_fd, started, "", out_fds);
+      pending_.pop_front();
+    }
+  }
+
+  void SpareSaidReady(pid_t pid) {
+    auto it = children_.find(pid);
+    if (it == children_.end()) return;
+    char byte = 0;
+    ssize_t n = ::recv(it->second.sock.get(), &byte, 1, MSG_DONTWAIT);
+    if (n == 1 && byte == 'R') {
+      consecutive_failures_ = 0;
+      it->second.ready = true;
+      ready_.push_back(pid);
+      DispatchPending();
+    } else if (n > 1 || (n == 1 && byte != 'R')) {
+      Log("unexpected message from a spare");
+    }
+    // n == 0: the spare died; SIGCHLD brings it to ReapChildren.
+  }
+
+  // Keeps `spares` children starting or ready beyond the jobs waiting. When
+  // children keep failing their set-up, the waiting jobs are refused with the
+  // reason rather than left to time out.
+  void Replenish() {
+    size_t idle = 0;
+    for (const auto& [pid, child] : children_)
+      if (child.job_id == 0) ++idle;
+    size_t wanted = options_.spares + pending_.size();
+    while (idle < wanted) {
+      if (consecutive_failures_ >= kMaxSetupFailures) {
+        for (PendingJob& job : pending_) Reject(job.msg.job_id, "Sandbox could not be started: " + last_setup_error_);
+        pending_.clear();
+        return;
+      }
+      if (!StartSpare()) {
+        ++consecutive_failures_;
+        continue;
+      }
+      ++idle;
+    }
+  }
+
+  bool StartSpare() {
+    int release[2], status[2], sock[2];
+    if (::pipe2(release, O_CLOEXEC) != 0) return false;
+    UniqueFd release_r(release[0]), release_w(release[1]);
+    if (::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    UniqueFd status_r(status[0]), status_w(status[1]);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0) return false;
+    UniqueFd sock_zygote(sock[0]), sock_child(sock[1]);
+
+    Child child;
+    child.memory_bytes = options_.memory_bytes;
+    if (cgroups_) {
+      jail::Status s = jail::Status::Ok();
+      child.cgroup = cgroups_->CreateChild("sandbox-" + std::to_string(++serial_), options_.memory_bytes,
+                                           options_.max_procs, &s);
+      if (!child.cgroup) {
+        FailPending("could not create the sandbox's cgroup: " + s.message());
+        return false;
+      }
+    }
     jail::ChildLimits limits;
-    limits.cpu_seconds = static_cast<uint32_t>(job.cpu_seconds);
-    limits.tmp_bytes = job.tmp_bytes;
-    limits.file_size_bytes = job.tmp_bytes;
-    limits.max_procs = job.max_procs;
-    // Without a memory cgroup, address space is the fallback limit, counted
-    // above what the zygote itself already maps.
-    limits.address_space_bytes = cgroup_fds.empty() ? footprint_ + job.memory_bytes : 0;
-    jail::ChildFds child_fds{devnull_.get(), fds[1].get(), fds[2].get(), fds[3].get(), status_w.get()};
+    limits.cpu_seconds = options_.cpu_seconds;
+    limits.tmp_bytes = options_.tmp_bytes;
+    limits.file_size_bytes = options_.tmp_bytes;
+    limits.max_procs = options_.max_procs;
+    limits.address_space_bytes = cgroups_ ? 0 : footprint_ + options_.memory_bytes;
+    jail::ChildFds fds{devnull_.get(), devnull_.get(), devnull_.get(), devnull_.get(), status_w.get(),
+                       sock_child.get()};
 
     jail::StageTimes times;
-    times.Mark("received");
+    times.Mark("start");
     ::fflush(nullptr);
     if (interpreter_) {
       interpreter_->FlushStdio();
       Interpreter::BeforeFork();
     }
-    times.Mark("beforefork");
     pid_t pid = jail::CloneChild(policy_);
-    if (pid == 0) RunChild(job, fds[0].get(), limits, child_fds, release_r.get(), times);
+    if (pid == 0) RunChild(limits, fds, release_r.get(), times);
     int clone_errno = errno;
     if (interpreter_) Interpreter::AfterForkParent();
     if (pid < 0) {
-      Reject(job.job_id, std::string("clone: ") + strerror(clone_errno));
-      return;
+      FailPending(std::string("clone: ") + strerror(clone_errno));
+      return false;
     }
-    jail::Status parent = jail::InitChildFromParent(pid, policy_, cgroup_fds);
+    std::vector<int> procs;
+    if (child.cgroup)
+      for (const UniqueFd& fd : child.cgroup->procs_fds()) procs.push_back(fd.get());
+    jail::Status parent = jail::InitChildFromParent(pid, policy_, procs);
     if (parent.ok()) {
       (void)!::write(release_w.get(), "G", 1);
     } else {
       ::kill(pid, SIGKILL);
-      WriteAll(fds[3].get(), FailureDoc("setup_failed", parent.message()));
+      last_setup_error_ = parent.message();
     }
-    jobs_[pid] = Running{job.job_id, std::move(status_r)};
-    proto::Message started{proto::Kind::kStarted};
-    started.job_id = job.job_id;
-    started.pid = pid;
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    std::vector<int> out_fds;
-    if (pidfd) out_fds.push_back(pidfd.get());
-    proto::Send(options_.control_fd, started, "", out_fds);
+    child.pid = pid;
+    child.sock = std::move(sock_zygote);
+    child.status = std::move(status_r);
+    children_.emplace(pid, std::move(child));
+    return parent.ok();
   }
 
-  [[noreturn]] void RunChild(const proto::Message& job, int payload_fd, const jail::ChildLimits& limits,
-                             const jail::ChildFds& fds, int release_fd, jail::StageTimes times) {
-    times.Mark("forked");
+  // Child side of StartSpare; never returns.
+  [[noreturn]] void RunChild(const jail::ChildLimits& limits, const jail::ChildFds& fds, int release_fd,
+                             jail::StageTimes times) {
     if (interpreter_) Interpreter::AfterForkChild();
-    times.Mark("afterfork");
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    // The payload is read before the jail closes its descriptor.
-    std::string payload = ReadAll(payload_fd), script, input;
-    int result_fd = fds.result_fd;
-    jail::Status s = jail::Specialize(policy_, limits, fds, release_fd, &result_fd, &times);
+    times.Mark("forked");
+    int report_fd = fds.spare_fd;
+    jail::Status s = jail::Specialize(policy_, limits, fds, release_fd, &report_fd, &times);
+    if (s.ok()) report_fd = jail::kSpareFd;
+    // This process stays behind as the PID namespace's init; the script runs
+    // in the worker it forks (see jail/init.h for why).
+    pid_t worker = -1;
+    if (s.ok()) {
+      if (interpreter_) Interpreter::BeforeFork();
+      worker = ::fork();
+      if (worker < 0) s = jail::Status::Errno("fork(worker)");
+      if (worker != 0 && interpreter_) Interpreter::AfterForkParent();
+    }
     if (!s.ok()) {
-      WriteAll(result_fd, FailureDoc("setup_failed", s.message()));
+      // The zygote reads this when it reaps a spare that never became ready.
+      (void)!::send(report_fd, s.message().data(), s.message().size(), MSG_NOSIGNAL);
       ::_exit(kExitSetupFailed);
     }
+    if (worker > 0) jail::RunInit(worker);
+    if (interpreter_) Interpreter::AfterForkChild();
+    jail::LeaveInitDescriptors();
+    times.Mark("worker");
+    RunWorker(times);
+  }
+
+  // The worker: warms itself, says it is ready, waits for its one job.
+  [[noreturn]] void RunWorker(jail::StageTimes times) {
+    try {
+      if (interpreter_) {
+        interpreter_->PrepareChild(policy_.environment);
+        interpreter_->Prewarm();
+        times.Mark("prewarm");
+      }
+    } catch (const std::exception& e) {
+      std::string why = std::string("prewarm: ") + e.what();
+      (void)!::send(jail::kSpareFd, why.data(), why.size(), MSG_NOSIGNAL);
+      ::_exit(kExitSetupFailed);
+    }
+    if (::send(jail::kSpareFd, "R", 1, MSG_NOSIGNAL) != 1) ::_exit(kExitSetupFailed);
+
+    proto::Message job;
+    std::string text;
+    std::vector<UniqueFd> fds;
+    if (proto::Receive(jail::kSpareFd, &job, &text, &fds) != proto::RecvResult::kOk ||
+        fds.size() != proto::kJobFixedFds)
+      ::_exit(kExitSetupFailed);
+    times.Mark("handover", job.sent_ns);
+    for (int i = 1; i <= 3; ++i)
+      if (::dup2(fds[i].get(), i) < 0) ::_exit(kExitSetupFailed);
+    std::string payload = ReadAll(fds[0].get()), script, input;
+    fds.clear();
+    ::close(jail::kSpareFd);
+    ApplyJobLimits(job);
     if (!proto::DecodePayload(payload, &script, &input)) {
       WriteAll(jail::kResultFd, FailureDoc("setup_failed", "malformed job payload"));
       ::_exit(kExitSetupFailed);
     }
     payload.clear();
     payload.shrink_to_fit();
-    // This process stays behind as the PID namespace's init; the script runs
-    // in the worker it forks (see jail/init.h for why).
-    if (interpreter_) Interpreter::BeforeFork();
-    pid_t worker = ::fork();
-    if (worker != 0) {
-      if (interpreter_) Interpreter::AfterForkParent();
-      if (worker < 0) {
-        WriteAll(jail::kResultFd, FailureDoc("setup_failed", std::string("fork(worker): ") + strerror(errno)));
-        ::_exit(kExitSetupFailed);
-      }
-      jail::RunInit(worker);
-    }
-    if (interpreter_) Interpreter::AfterForkChild();
-    jail::LeaveInitDescriptors();
-    times.Mark("worker");
     std::string doc;
     try {
-      if (!interpreter_) interpreter_ = std::make_unique<Interpreter>();  // cold mode
-      interpreter_->PrepareChild(policy_.environment);
+      if (!interpreter_) {  // cold mode: the interpreter starts now, on the request's time
+        interpreter_ = std::make_unique<Interpreter>();
+        interpreter_->PrepareChild(policy_.environment);
+      }
       doc = interpreter_->Run(script, input, job.max_result_bytes);
     } catch (const std::exception& e) {
       std::string what = e.what();
@@ -337,10 +483,36 @@ class Zygote {
         doc = FailureDoc("runner_failed", what);
     }
     times.Mark("runner");
+    // stdout and stderr reach EOF before the document, so the server has all
+    // of the output once the document is complete and need not wait for the
+    // process to be torn down.
+    ::close(STDOUT_FILENO);
+    ::close(STDERR_FILENO);
     WriteAll(jail::kResultFd, WithStages(doc, times));
+    ::close(jail::kResultFd);
     // No interpreter shutdown: atexit handlers and finalizers are the
     // script's, and the process is thrown away anyway.
     ::_exit(0);
+  }
+
+  // The job's own limits, lower than the server maxima the spare was built
+  // with; lowering needs no privilege, and the hard limits drop too so the
+  // script cannot raise them back.
+  void ApplyJobLimits(const proto::Message& job) {
+    struct rusage ru {};
+    ::getrusage(RUSAGE_SELF, &ru);
+    rlim_t used = static_cast<rlim_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
+    struct rlimit cpu = {used + job.cpu_seconds, used + job.cpu_seconds + 1};
+    ::setrlimit(RLIMIT_CPU, &cpu);
+    if (!cgroups_) {
+      struct rlimit as = {footprint_ + job.memory_bytes, footprint_ + job.memory_bytes};
+      ::setrlimit(RLIMIT_AS, &as);
+    }
+  }
+
+  void FailPending(const std::string& why) {
+    last_setup_error_ = why;
+    Log("sandbox set-up failed: " + why);
   }
 
   void ReapChildren() {
@@ -352,36 +524,57 @@ class Zygote {
       struct rusage ru {};
       pid_t pid = ::wait4(-1, &status, WNOHANG | __WALL, &ru);
       if (pid <= 0) return;
-      auto it = jobs_.find(pid);
-      if (it == jobs_.end()) continue;
+      auto it = children_.find(pid);
+      if (it == children_.end()) continue;
+      Child& child = it->second;
+      if (child.job_id == 0) {
+        // A spare that died before any job: a set-up failure.
+        char why[1024];
+        ssize_t n = ::recv(child.sock.get(), why, sizeof why, MSG_DONTWAIT);
+        std::string reason = n > 0 ? std::string(why, n) : "the sandbox exited during set-up (status " + std::to_string(status) + ")";
+        if (!child.ready) {
+          FailPending(reason);
+          ++consecutive_failures_;
+        }
+        ready_.erase(std::remove(ready_.begin(), ready_.end(), pid), ready_.end());
+        children_.erase(it);
+        continue;
+      }
       // The worker's status as init reported it; init's own when init did not
-      // get to report (killed on timeout, or it never reached the fork).
+      // get to report (killed on timeout).
       int worker_status;
-      if (::read(it->second.status.get(), &worker_status, sizeof worker_status) == sizeof worker_status)
+      if (::read(child.status.get(), &worker_status, sizeof worker_status) == sizeof worker_status)
         status = worker_status;
       proto::Message exited{proto::Kind::kExited};
-      exited.job_id = it->second.job_id;
+      exited.job_id = child.job_id;
       exited.pid = pid;
       exited.wait_status = status;
       exited.user_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
       exited.system_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
       exited.max_rss_kb = ru.ru_maxrss;
-      jobs_.erase(it);
+      if (child.cgroup) {
+        exited.oom_killed = child.cgroup->OomKilled();
+        exited.peak_memory_bytes = child.cgroup->PeakMemoryBytes();
+      }
+      children_.erase(it);  // removes the cgroup: every process in it is gone
       proto::Send(options_.control_fd, exited);
     }
   }
 
+  static constexpr unsigned kMaxSetupFailures = 3;
   ZygoteOptions options_;
   jail::JailPolicy policy_;
   std::unique_ptr<Interpreter> interpreter_;
+  std::unique_ptr<jail::CgroupManager> cgroups_;
   UniqueFd devnull_;
   UniqueFd sigchld_;
   uint64_t footprint_ = 0;
-  struct Running {
-    uint64_t job_id;
-    UniqueFd status;  // read end of the init's status pipe
-  };
-  std::map<pid_t, Running> jobs_;
+  uint64_t serial_ = 0;
+  unsigned consecutive_failures_ = 0;
+  std::string last_setup_error_;
+  std::map<pid_t, Child> children_;
+  std::deque<pid_t> ready_;
+  std::deque<PendingJob> pending_;
 };
 
 }  // namespace

@@ -10,15 +10,7 @@
 
 namespace wj::jail {
 
-Status DropPrivileges(const JailPolicy& policy) {
-  // The bounding set is emptied first: dropping from it needs CAP_SETPCAP,
-  // which the next steps take away.
-  for (cap_value_t cap = 0; cap <= CAP_LAST_CAP; ++cap) {
-    if (::cap_drop_bound(cap) != 0 && errno != EINVAL)
-      return Status::Errno("cap_drop_bound(" + std::to_string(cap) + ")");
-  }
-  if (::cap_reset_ambient() != 0 && errno != EINVAL) return Status::Errno("cap_reset_ambient()");
-
+Status SwitchToSandboxIds(const JailPolicy& policy) {
   // With a root zygote the child still carries root's supplementary groups;
   // an unprivileged zygote wrote "deny" to setgroups and has only its own.
   if (policy.outer_is_root || !policy.layers.namespaces) {
@@ -27,10 +19,22 @@ Status DropPrivileges(const JailPolicy& policy) {
   // Inside a user namespace the sandbox ids are mapped; without one, a root
   // zygote switches to them directly and an unprivileged one keeps its own.
   bool own_ids = !policy.layers.namespaces && !policy.outer_is_root;
-  gid_t gid = own_ids ? policy.outer_gid : policy.sandbox_gid;
-  uid_t uid = own_ids ? policy.outer_uid : policy.sandbox_uid;
+  gid_t gid = own_ids ? ::getegid() : policy.sandbox_gid;
+  uid_t uid = own_ids ? ::geteuid() : policy.sandbox_uid;
   if (::setresgid(gid, gid, gid) != 0) return Status::Errno("setresgid(" + std::to_string(gid) + ")");
   if (::setresuid(uid, uid, uid) != 0) return Status::Errno("setresuid(" + std::to_string(uid) + ")");
+  return Status::Ok();
+}
+
+Status DropPrivileges(const JailPolicy& policy) {
+  // The bounding set is emptied first: dropping from it needs CAP_SETPCAP,
+  // which the next steps take away.
+  for (cap_value_t cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+    if (::cap_drop_bound(cap) != 0 && errno != EINVAL)
+      return Status::Errno("cap_drop_bound(" + std::to_string(cap) + ")");
+  }
+  if (::cap_reset_ambient() != 0 && errno != EINVAL) return Status::Errno("cap_reset_ambient()");
+  if (!policy.layers.namespaces) WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
 
   cap_t none = ::cap_init();
   if (none == nullptr) return Status::Errno("cap_init()");

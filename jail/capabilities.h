@@ -6,6 +6,14 @@
 
 namespace wj::jail {
 
+// Takes on the sandbox uid/gid (and no supplementary groups). Inside a user
+// namespace this keeps the namespace's capabilities, and comes before the
+// mounts: files the child creates in its new root need an owner that is
+// mapped in its namespace, and a root zygote's uid 0 is not.
+Status SwitchToSandboxIds(const JailPolicy& policy);
+
+// Empties every capability set, sets no_new_privs, makes the process not
+// dumpable. Without a user namespace it switches the ids first.
 Status DropPrivileges(const JailPolicy& policy);
 
 // True when this process holds no capability in any set (read back with

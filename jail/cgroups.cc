@@ -140,10 +140,26 @@ uint64_t ChildCgroup::PeakMemoryBytes() const {
   return ReadNumber(memory_dir_ + "/memory.max_usage_in_bytes");
 }
 
-CgroupManager::CgroupManager(int version, std::string memory_base, std::string pids_base)
-    : version_(version), memory_base_(std::move(memory_base)), pids_base_(std::move(pids_base)) {}
+CgroupManager::CgroupManager(int version, std::string memory_base, std::string pids_base, bool owns_base)
+    : version_(version), owns_base_(owns_base), memory_base_(std::move(memory_base)), pids_base_(std::move(pids_base)) {}
+
+std::unique_ptr<CgroupManager> CgroupManager::Attach(int version, std::string memory_base, std::string pids_base) {
+  return std::unique_ptr<CgroupManager>(new CgroupManager(version, std::move(memory_base), std::move(pids_base), false));
+}
+
+Status ChildCgroup::SetMemoryLimit(uint64_t bytes) const {
+  if (version_ == 2) return WriteFile(memory_dir_ + "/memory.max", std::to_string(bytes));
+  // v1 refuses a memory limit above memsw; lower memsw last, raise it first.
+  std::string memsw = memory_dir_ + "/memory.memsw.limit_in_bytes";
+  bool has_memsw = Exists(memsw);
+  if (has_memsw) (void)WriteFile(memsw, std::to_string(bytes));
+  Status s = WriteFile(memory_dir_ + "/memory.limit_in_bytes", std::to_string(bytes));
+  if (has_memsw) (void)WriteFile(memsw, std::to_string(bytes));
+  return s;
+}
 
 CgroupManager::~CgroupManager() {
+  if (!owns_base_) return;
   // Remove the sandboxes' parent when it is empty; a still-running sibling
   // server keeps it (rmdir then fails with EBUSY, harmlessly).
   ::rmdir(memory_base_.c_str());
@@ -173,7 +189,7 @@ std::unique_ptr<CgroupManager> CgroupManager::Create(std::string* why_not) {
       std::string base = own + "/" + base_name;
       if (s.ok()) s = MakeDir(base);
       if (s.ok()) s = WriteFile(base + "/cgroup.subtree_control", "+memory +pids");
-      if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(2, base, ""));
+      if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(2, base, "", true));
       *why_not = "cgroup v2: " + s.message();
       return nullptr;
     }
@@ -185,7 +201,7 @@ std::unique_ptr<CgroupManager> CgroupManager::Create(std::string* why_not) {
     std::string pids = Join(pids_mnt, OwnCgroup("pids")) + "/" + base_name;
     Status s = MakeDir(mem);
     if (s.ok()) s = MakeDir(pids);
-    if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(1, mem, pids));
+    if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(1, mem, pids, true));
     *why_not = "cgroup v1: " + s.message();
     return nullptr;
   }

@@ -28,6 +28,8 @@ class ChildCgroup {
   bool OomKilled() const;
   // The highest memory use seen, in bytes (0 when the kernel does not say).
   uint64_t PeakMemoryBytes() const;
+  // Lowers (or raises up to the server's maximum) the memory limit.
+  Status SetMemoryLimit(uint64_t bytes) const;
 
  private:
   std::vector<std::string> dirs_;
@@ -41,17 +43,23 @@ class CgroupManager {
   // Finds a hierarchy this process may create child cgroups in (below its own
   // cgroup). On failure returns null and says why.
   static std::unique_ptr<CgroupManager> Create(std::string* why_not);
+  // The hierarchy another process created (the server, for the zygote); the
+  // base is left in place when this manager goes away.
+  static std::unique_ptr<CgroupManager> Attach(int version, std::string memory_base, std::string pids_base);
   ~CgroupManager();
 
   int version() const { return version_; }
+  const std::string& memory_base() const { return memory_base_; }
+  const std::string& pids_base() const { return pids_base_; }
   std::string Describe() const;
   // A new cgroup named `name` with memory.max (no swap) and pids.max set.
   std::unique_ptr<ChildCgroup> CreateChild(const std::string& name, uint64_t memory_bytes, uint32_t max_procs,
                                            Status* status) const;
 
  private:
-  CgroupManager(int version, std::string memory_base, std::string pids_base);
+  CgroupManager(int version, std::string memory_base, std::string pids_base, bool owns_base);
   int version_;
+  bool owns_base_;
   std::string memory_base_;  // v2: the one base; v1: below the memory hierarchy
   std::string pids_base_;    // v1 only
 };

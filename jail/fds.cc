@@ -44,9 +44,9 @@ Status MoveTo(int fd, int target, const char* name) {
 Status KeepOnlyChildFds(const ChildFds& fds) {
   // The sources may themselves sit on 0..3; move them above the range first
   // so one dup2 cannot clobber the next one's source.
-  constexpr int kKept = 5;
-  int src[kKept] = {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, fds.result_fd, fds.status_fd};
-  const char* names[kKept] = {"stdin", "stdout", "stderr", "result", "status"};
+  constexpr int kKept = 6;
+  int src[kKept] = {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, fds.result_fd, fds.status_fd, fds.spare_fd};
+  const char* names[kKept] = {"stdin", "stdout", "stderr", "result", "status", "spare"};
   for (int i = 0; i < kKept; ++i) {
     if (src[i] < 0) return Status::Error(std::string("no descriptor for ") + names[i]);
     int high = ::fcntl(src[i], F_DUPFD_CLOEXEC, 16);
@@ -54,7 +54,7 @@ Status KeepOnlyChildFds(const ChildFds& fds) {
     src[i] = high;
   }
   for (int i = 0; i < kKept; ++i) WJ_RETURN_IF_ERROR(MoveTo(src[i], i, names[i]));
-  if (::syscall(SYS_close_range, kKept, ~0u, 0u) != 0) return Status::Errno("close_range(5, ~0)");
+  if (::syscall(SYS_close_range, kKept, ~0u, 0u) != 0) return Status::Errno("close_range(6, ~0)");
   return Status::Ok();
 }
 

@@ -10,8 +10,8 @@ namespace wj::jail {
 Status WaitForRelease(int release_fd);
 // SIGKILL when the zygote dies, so no child outlives it.
 Status DieWithParent();
-// fds.stdin/stdout/stderr become 0/1/2, fds.result kResultFd and
-// fds.status kStatusFd; every other descriptor, including the zygote's control socket, is closed.
+// fds.stdin/stdout/stderr become 0/1/2, fds.result kResultFd, fds.status
+// kStatusFd and fds.spare kSpareFd; every other descriptor, including the zygote's control socket, is closed.
 Status KeepOnlyChildFds(const ChildFds& fds);
 
 }  // namespace wj::jail

@@ -13,6 +13,7 @@ namespace wj::jail {
 void RunInit(pid_t worker) {
   // Only the worker may hold the pipes the server reads to EOF.
   for (int fd = 0; fd <= kResultFd; ++fd) ::close(fd);
+  ::close(kSpareFd);
   int worker_status = -1;
   for (;;) {
     int status = 0;

@@ -8,7 +8,7 @@
 
 namespace wj::jail {
 
-// Init's side, after fork() returned `worker`: drops the script's pipes,
+// Init's side, after fork() returned `worker`: drops the worker's descriptors,
 // reaps every child, writes the worker's wait status (4 bytes) to kStatusFd
 // and exits. Never returns.
 [[noreturn]] void RunInit(pid_t worker);

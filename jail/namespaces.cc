@@ -8,6 +8,12 @@
 
 namespace wj::jail {
 
+void SetOuterIds(JailPolicy* policy) {
+  policy->outer_is_root = ::geteuid() == 0;
+  policy->outer_uid = policy->outer_is_root ? policy->sandbox_uid : ::geteuid();
+  policy->outer_gid = policy->outer_is_root ? policy->sandbox_gid : ::getegid();
+}
+
 unsigned long CloneFlags(const Layers& layers) {
   if (!layers.namespaces) return 0;
   return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;

@@ -9,6 +9,12 @@
 
 namespace wj::jail {
 
+// Fills policy->outer_* for this process: a root zygote maps the sandbox ids
+// to the same unprivileged ids outside (never to root, whose files would
+// then count as the script's own); an unprivileged zygote can only map its
+// own ids.
+void SetOuterIds(JailPolicy* policy);
+
 // Flags for clone(): the namespaces a child is born into.
 unsigned long CloneFlags(const Layers& layers);
 

@@ -28,8 +28,8 @@ struct Layers {
 
 struct JailPolicy {
   Layers layers;
-  // The uid/gid the script runs as inside its user namespace, and the ids of
-  // the zygote outside it that they map to.
+  // The uid/gid the script runs as inside its user namespace, and the host
+  // ids they map to (SetOuterIds: never root).
   uid_t sandbox_uid = 65534;
   gid_t sandbox_gid = 65534;
   uid_t outer_uid = 0;
@@ -61,6 +61,7 @@ struct ChildFds {
   int stderr_fd = -1;
   int result_fd = -1;
   int status_fd = -1;  // the init's report of the worker's wait status
+  int spare_fd = -1;   // the hand-over socket: ready, then the job
 };
 
 // Monotonic timestamps of the child's set-up steps, for the per-stage cost
@@ -72,10 +73,12 @@ struct StageTimes {
   uint64_t at_ns[kMax] = {};
   int count = 0;
   void Mark(const char* name);
+  void Mark(const char* name, uint64_t previous_ns);  // the step began at previous_ns
 };
 
 // Where the kept descriptors end up in the child.
 inline constexpr int kResultFd = 3;
 inline constexpr int kStatusFd = 4;
+inline constexpr int kSpareFd = 5;
 
 }  // namespace wj::jail

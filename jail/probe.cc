@@ -24,7 +24,7 @@ std::string TryLayers(JailPolicy policy, const Layers& layers) {
   pid_t pid = CloneChild(policy);
   if (pid < 0) return std::string("clone(): ") + strerror(errno);
   if (pid == 0) {
-    ChildFds fds{devnull.get(), devnull.get(), devnull.get(), msg_w.get(), devnull.get()};
+    ChildFds fds{devnull.get(), devnull.get(), devnull.get(), msg_w.get(), devnull.get(), devnull.get()};
     ChildLimits limits;
     int result_fd = fds.result_fd;
     StageTimes times;

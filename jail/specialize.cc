@@ -48,6 +48,13 @@ pid_t* FindCachedTid() {
 }
 }  // namespace
 
+void StageTimes::Mark(const char* name, uint64_t previous_ns) {
+  if (count >= kMax - 1 || previous_ns == 0) return Mark(name);
+  names[count] = "";
+  at_ns[count++] = previous_ns;
+  Mark(name);
+}
+
 pid_t CloneChild(const JailPolicy& policy) {
   unsigned long flags = CloneFlags(policy.layers);
   if (flags == 0) return ::fork();
@@ -84,6 +91,7 @@ Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const Chi
   //    server can kill as a whole.
   if (policy.layers.namespaces) {
     WJ_RETURN_IF_ERROR(InitNs(policy));
+    WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
   } else {
     WJ_RETURN_IF_ERROR(NewSession());
   }
@@ -98,7 +106,8 @@ Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const Chi
   // 4. Limits (the cgroup was joined from the parent before release).
   WJ_RETURN_IF_ERROR(ApplyRlimits(limits));
   times->Mark("rlimits");
-  // 5. The unprivileged uid/gid, no capabilities, no_new_privs.
+  // 5. No capabilities, no_new_privs (the unprivileged uid/gid came with the
+  //    namespaces, before the mounts; see SwitchToSandboxIds).
   if (policy.layers.drop_privileges) WJ_RETURN_IF_ERROR(DropPrivileges(policy));
   times->Mark("privileges");
   // 6. The fixed environment (random state is reseeded by the runner).

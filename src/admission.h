@@ -16,6 +16,14 @@ class Admission {
    public:
     explicit Slot(Admission* owner) : owner_(owner) {}
     Slot(Slot&& other) noexcept : owner_(other.owner_) { other.owner_ = nullptr; }
+    Slot& operator=(Slot&& other) noexcept {
+      if (this != &other) {
+        if (owner_) owner_->Release();
+        owner_ = other.owner_;
+        other.owner_ = nullptr;
+      }
+      return *this;
+    }
     Slot(const Slot&) = delete;
     ~Slot() {
       if (owner_) owner_->Release();

@@ -22,6 +22,7 @@ struct Config {
   int port = 8080;
   unsigned workers = 0;  // 0: the number of CPUs
   unsigned queue = 64;
+  unsigned spares = 0;   // 0: as many as workers
   uint64_t max_body_bytes = 1 << 20;
   std::string api_token;
   bool allow_degraded = false;

@@ -89,7 +89,6 @@ bool HttpServer::Listen(std::string* error) {
   svr.set_keep_alive_max_count(1000);
 
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-    const auto start = std::chrono::steady_clock::now();
     HttpRequest request{req.method, req.path, req.body, {}, RequestIdFor(req)};
     for (const auto& [name, value] : req.headers) {
       std::string lower = name;
@@ -104,18 +103,6 @@ bool HttpServer::Listen(std::string* error) {
       response = JsonError(500, "internal", "Internal server error");
     }
     Write(response, request.request_id, res);
-    if (request.path == "/execute") {
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      LogEvent("request", {{"request_id", request.request_id},
-                           {"method", request.method},
-                           {"path", request.path},
-                           {"status", response.status},
-                           {"error_type", response.error_type},
-                           {"duration_ms", std::round(ms * 1000) / 1000},
-                           {"cpu_ms", std::round(response.cpu_ms * 1000) / 1000},
-                           {"peak_memory_bytes", response.peak_memory_bytes},
-                           {"script_bytes", request.body.size()}});
-    }
   };
   for (const char* pattern : {".*"}) {
     svr.Get(pattern, handler);

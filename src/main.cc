@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "jail/cgroups.h"
 #include "jail/environment.h"
 #include "jail/mounts.h"
+#include "jail/namespaces.h"
 #include "jail/probe.h"
 #include "jail/seccomp.h"
 #include "src/http_server.h"
@@ -59,12 +61,27 @@ void AddServeOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_QUEUE")->capture_default_str();
   app->add_option("--max-body-bytes", c.max_body_bytes, "Largest request body, bytes")
       ->envname("WARMJAIL_MAX_BODY_BYTES")->capture_default_str();
+  app->add_option("--spares", c.spares, "Sandboxes kept forked, jailed and warm, waiting for a request (default: --workers)")
+      ->envname("WARMJAIL_SPARES");
   app->add_option("--api-token", c.api_token, "Require 'Authorization: Bearer <token>' on /execute")
       ->envname("WARMJAIL_API_TOKEN");
 }
 
-std::vector<std::string> ZygoteArgs(const Config& c) {
-  return {"warmjail", "--mode", c.mode, "--sandbox-uid", std::to_string(c.sandbox_uid)};
+std::vector<std::string> ZygoteArgs(const Config& c, const wj::jail::CgroupManager* cgroups, unsigned spares) {
+  std::vector<std::string> args = {
+      "warmjail",
+      "--mode", c.mode,
+      "--sandbox-uid", std::to_string(c.sandbox_uid),
+      "--spares", std::to_string(c.mode == "cold" ? 0 : spares),
+      "--memory-mb", std::to_string(c.limits.memory_mb),
+      "--cpu-seconds", std::to_string(static_cast<uint64_t>(std::ceil(c.limits.cpu_time_s))),
+      "--tmp-mb", std::to_string(c.limits.tmp_mb),
+      "--max-procs", std::to_string(c.limits.max_procs)};
+  if (cgroups) {
+    args.insert(args.end(), {"--cgroup-version", std::to_string(cgroups->version()), "--cgroup-memory",
+                             cgroups->memory_base(), "--cgroup-pids", cgroups->pids_base()});
+  }
+  return args;
 }
 
 // Everything serve and run share: cgroups (before any thread), the zygote,
@@ -74,10 +91,10 @@ struct Runtime {
   std::unique_ptr<wj::Service> service;
 };
 
-int StartRuntime(Config& config, Runtime* rt) {
+int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
   std::string cgroup_note;
   std::unique_ptr<wj::jail::CgroupManager> cgroups = wj::jail::CgroupManager::Create(&cgroup_note);
-  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteArgs(config));
+  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteArgs(config, cgroups.get(), spares));
   std::string error;
   if (!rt->zygote->Start(&error)) {
     wj::LogEvent("fatal", {{"error", "the sandbox zygote did not start: " + error}});
@@ -118,7 +135,7 @@ int Serve(Config& config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Runtime rt;
-  if (int rc = StartRuntime(config, &rt)) return rc;
+  if (int rc = StartRuntime(config, config.spares ? config.spares : config.workers, &rt)) return rc;
   wj::LogEvent("limits", {{"timeout_s", config.limits.timeout_s}, {"cpu_time_s", config.limits.cpu_time_s},
                           {"memory_mb", config.limits.memory_mb}, {"max_procs", config.limits.max_procs},
                           {"tmp_mb", config.limits.tmp_mb}, {"workers", config.workers}, {"queue", config.queue},
@@ -163,7 +180,7 @@ int RunOnce(Config& config, const std::string& file, const std::optional<std::st
   }
   ::signal(SIGPIPE, SIG_IGN);
   Runtime rt;
-  if (int rc = StartRuntime(config, &rt)) return 2;
+  if (StartRuntime(config, 0, &rt) != 0) return 2;
   wj::HttpRequest request{"POST", "/execute", wj::DumpBody(body), {}, "run"};
   wj::HttpResponse response = rt.service->Execute(request);
   std::cout << response.body << std::endl;
@@ -175,9 +192,7 @@ int RunOnce(Config& config, const std::string& file, const std::optional<std::st
 int Check(Config& config) {
   wj::jail::JailPolicy policy;
   policy.sandbox_uid = policy.sandbox_gid = config.sandbox_uid;
-  policy.outer_uid = ::geteuid();
-  policy.outer_gid = ::getegid();
-  policy.outer_is_root = policy.outer_uid == 0;
+  wj::jail::SetOuterIds(&policy);
   policy.environment = wj::jail::SandboxEnvironment();
   policy.binds = wj::jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
   wj::jail::Status s = wj::jail::CompileSeccompFilter(&policy.seccomp_filter);
@@ -232,6 +247,15 @@ int main(int argc, char** argv) {
   zygote->add_option("--control-fd", zopts.control_fd)->required();
   zygote->add_option("--mode", zmode);
   zygote->add_option("--sandbox-uid", zuid);
+  uint64_t zmemory_mb = 512, ztmp_mb = 64;
+  zygote->add_option("--spares", zopts.spares);
+  zygote->add_option("--memory-mb", zmemory_mb);
+  zygote->add_option("--cpu-seconds", zopts.cpu_seconds);
+  zygote->add_option("--tmp-mb", ztmp_mb);
+  zygote->add_option("--max-procs", zopts.max_procs);
+  zygote->add_option("--cgroup-version", zopts.cgroup_version);
+  zygote->add_option("--cgroup-memory", zopts.cgroup_memory_base);
+  zygote->add_option("--cgroup-pids", zopts.cgroup_pids_base);
 
   // No subcommand: serve, with serve's options accepted at the top level.
   AddServeOptions(&app, config);
@@ -249,6 +273,8 @@ int main(int argc, char** argv) {
     zopts.mode = zmode == "cold" ? wj::embed::Mode::kCold : wj::embed::Mode::kZygote;
     zopts.sandbox_uid = zuid;
     zopts.sandbox_gid = zuid;
+    zopts.memory_bytes = zmemory_mb << 20;
+    zopts.tmp_bytes = ztmp_mb << 20;
     return wj::embed::ZygoteMain(zopts);
   }
   if (auto error = config.Finalize()) {

@@ -72,11 +72,21 @@ UniqueFd MakePayload(const ExecuteRequest& request) {
   return fd;
 }
 
-std::atomic<uint64_t> g_cgroup_serial{0};
+// A success header line followed by a result, or a script-error document:
+// what the runner writes once main() has returned or failed.
+bool CompleteDocument(const std::string& doc) {
+  if (doc.empty() || doc[0] != '{') return false;
+  size_t newline = doc.find('\n');
+  std::string_view header(doc.data(), newline == std::string::npos ? doc.size() : newline);
+  nlohmann::json h = nlohmann::json::parse(header.begin(), header.end(), nullptr, false);
+  if (!h.is_object()) return false;
+  if (h.value("ok", false) == true) return newline != std::string::npos;
+  return h.contains("error_type");
+}
 
 }  // namespace
 
-SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits& limits) {
+SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits& limits, std::shared_ptr<Job>* job_out) {
   const auto start = Clock::now();
   SandboxResult result;
   Observation seen;
@@ -98,17 +108,6 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
   // A larger result pipe means fewer round trips for big results.
   ::fcntl(res.write.get(), F_SETPIPE_SZ, 1 << 20);
 
-  std::unique_ptr<jail::ChildCgroup> cgroup;
-  if (cgroups_) {
-    jail::Status status = jail::Status::Ok();
-    cgroup = cgroups_->CreateChild("job-" + std::to_string(++g_cgroup_serial), limits.memory_mb << 20,
-                                   limits.max_procs, &status);
-    if (!cgroup) {
-      seen.unavailable = "could not create the request's cgroup: " + status.message();
-      return finish();
-    }
-  }
-
   proto::Message job{proto::Kind::kJob};
   job.flags = request.input_json ? proto::kHasInput : 0;
   job.memory_bytes = limits.memory_mb << 20;
@@ -117,9 +116,6 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
   job.max_result_bytes = limits.max_result_bytes;
   job.max_procs = limits.max_procs;
   std::vector<int> fds = {payload.get(), out.write.get(), err.write.get(), res.write.get()};
-  if (cgroup)
-    for (const UniqueFd& fd : cgroup->procs_fds()) fds.push_back(fd.get());
-  job.cgroup_fds = static_cast<uint32_t>(fds.size() - proto::kJobFixedFds);
 
   std::string why;
   std::shared_ptr<Job> handle = zygote_->Submit(job, fds, &why);
@@ -127,6 +123,7 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
     seen.unavailable = why;
     return finish();
   }
+  *job_out = handle;
   // Only the child may hold the write ends now, so EOF means it is done.
   payload.reset();
   out.write.reset();
@@ -145,7 +142,12 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
     }
     bool finished = state.exited || state.rejected || state.lost;
     if (finished && !finished_at) finished_at = Clock::now();
-    if (finished && !(out_open || err_open || res_open)) break;
+    bool pipes_closed = !(out_open || err_open || res_open);
+    if (finished && pipes_closed) break;
+    // The worker closes stdout and stderr, then writes its document and
+    // closes that too: a complete document at EOF is the outcome, whatever
+    // the process's teardown still takes.
+    if (pipes_closed && !seen.timed_out && !seen.doc_overflow && CompleteDocument(seen.doc)) break;
     // After the child is reaped, a descendant outside a PID namespace could
     // still hold a pipe: give it a moment, then stop listening.
     if (finished_at && Clock::now() - *finished_at > std::chrono::milliseconds(200)) {
@@ -177,17 +179,17 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
   }
 
   Job::State state = handle->Snapshot();
-  seen.started = state.started;
+  // A document means a child ran, even if the zygote's report of its start
+  // is still on its way.
+  seen.started = state.started || !seen.doc.empty();
   if (state.rejected) seen.unavailable = state.reason;
   seen.zygote_lost = state.lost;
   if (state.lost && !state.started) seen.unavailable = state.reason;
   seen.exited = state.exited;
   seen.wait_status = state.wait_status;
   seen.cpu_used_s = (state.user_us + state.system_us) / 1e6;
-  if (cgroup && state.exited) {
-    seen.oom_killed = cgroup->OomKilled();
-    result.peak_memory_bytes = cgroup->PeakMemoryBytes();
-  }
+  seen.oom_killed = state.oom_killed;
+  result.peak_memory_bytes = state.peak_memory_bytes;
   if (!result.peak_memory_bytes) result.peak_memory_bytes = static_cast<uint64_t>(state.max_rss_kb) * 1024;
   result.cpu_ms = (state.user_us + state.system_us) / 1000.0;
   if (result.stdout_truncated) TrimPartialUtf8(&result.stdout_text);

@@ -4,7 +4,6 @@
 #pragma once
 #include <string>
 
-#include "jail/cgroups.h"
 #include "src/config.h"
 #include "src/contract.h"
 #include "src/metrics.h"
@@ -14,15 +13,15 @@ namespace wj {
 
 class Sandbox {
  public:
-  // `cgroups` may be null: memory is then limited with RLIMIT_AS.
-  Sandbox(ZygoteClient* zygote, const jail::CgroupManager* cgroups, Metrics* metrics)
-      : zygote_(zygote), cgroups_(cgroups), metrics_(metrics) {}
+  Sandbox(ZygoteClient* zygote, Metrics* metrics) : zygote_(zygote), metrics_(metrics) {}
 
-  SandboxResult Run(const ExecuteRequest& request, const EffectiveLimits& limits);
+  // Returns as soon as the outcome is known. That can be before the child is
+  // torn down (a complete document arrived): `job` is then still running its
+  // exit, and the caller keeps the sandbox slot until job->Finished().
+  SandboxResult Run(const ExecuteRequest& request, const EffectiveLimits& limits, std::shared_ptr<Job>* job);
 
  private:
   ZygoteClient* zygote_;
-  const jail::CgroupManager* cgroups_;
   Metrics* metrics_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 
 namespace wj {
 
@@ -47,11 +48,12 @@ Service::Service(const Config& config, ZygoteClient* zygote, std::unique_ptr<jai
       cgroups_(std::move(cgroups)),
       cgroup_note_(std::move(cgroup_note)),
       admission_(config.workers, config.queue),
-      sandbox_(zygote, cgroups_.get(), &metrics_) {}
+      sandbox_(zygote, &metrics_) {}
 
 HttpResponse Service::Execute(const HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   HttpResponse response;
+  Finishing done;
   auto parsed = ParseExecuteRequest(request.body, config_.limits);
   if (auto* error = std::get_if<ApiError>(&parsed)) {
     response = FromJson(ErrorResponse(*error));
@@ -68,16 +70,20 @@ HttpResponse Service::Execute(const HttpRequest& request) {
       response.headers.emplace_back("Retry-After", "1");
     } else {
       EffectiveLimits limits = Clamp(config_.limits, req.timeout_s, req.memory_mb);
-      SandboxResult result = sandbox_.Run(req, limits);
+      SandboxResult result = sandbox_.Run(req, limits, &done.job);
+      done.slot = std::move(slot);
       response = FromJson(ToResponse(result));
-      response.cpu_ms = result.cpu_ms;
       response.headers.emplace_back("Server-Timing", ServerTiming(result));
-      response.peak_memory_bytes = result.peak_memory_bytes;
       if (result.outcome == Outcome::kUnavailable) response.headers.emplace_back("Retry-After", "1");
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.RecordRequest(response.error_type.empty() ? "ok" : response.error_type, response.status, seconds);
+  // Never the script or its output: ids, outcome, sizes and costs only.
+  done.log = {{"request_id", request.request_id}, {"status", response.status},
+              {"error_type", response.error_type}, {"duration_ms", std::round(seconds * 1e6) / 1000},
+              {"script_bytes", request.body.size()}};
+  reaper_.Finish(std::move(done));
   return response;
 }
 

@@ -11,6 +11,7 @@
 #include "src/config.h"
 #include "src/contract.h"
 #include "src/metrics.h"
+#include "src/reaper.h"
 #include "src/sandbox.h"
 #include "src/zygote_client.h"
 
@@ -29,10 +30,7 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
-  // For the request log.
-  std::string error_type;
-  double cpu_ms = 0;
-  uint64_t peak_memory_bytes = 0;
+  std::string error_type;  // for metrics and the request log
 };
 
 HttpResponse FromJson(const JsonResponse& json);
@@ -63,6 +61,7 @@ class Service {
   Admission admission_;
   wj::Metrics metrics_;
   Sandbox sandbox_;
+  Reaper reaper_;  // last: it finishes before the members it uses go away
 };
 
 }  // namespace wj

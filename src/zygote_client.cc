@@ -221,6 +221,8 @@ void ZygoteClient::ReaderLoop(int sock) {
           s.user_us = msg.user_us;
           s.system_us = msg.system_us;
           s.max_rss_kb = msg.max_rss_kb;
+          s.oom_killed = msg.oom_killed != 0;
+          s.peak_memory_bytes = msg.peak_memory_bytes;
         });
         break;
       case proto::Kind::kRejected:

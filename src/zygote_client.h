@@ -38,6 +38,8 @@ class Job {
     pid_t pid = -1;
     int wait_status = 0;
     int64_t user_us = 0, system_us = 0, max_rss_kb = 0;
+    bool oom_killed = false;
+    uint64_t peak_memory_bytes = 0;
     std::string reason;
   };
   State Snapshot() const;

@@ -1,0 +1,56 @@
+#include "src/reaper.h"
+
+#include <cmath>
+
+#include "src/log.h"
+
+namespace wj {
+
+void LogRequest(Finishing& done) {
+  if (done.job) {
+    Job::State s = done.job->Snapshot();
+    done.log["cpu_ms"] = std::round((s.user_us + s.system_us) / 1000.0 * 1000) / 1000;
+    done.log["peak_memory_bytes"] = s.peak_memory_bytes ? s.peak_memory_bytes : s.max_rss_kb * 1024;
+  }
+  LogEvent("request", done.log);
+}
+
+Reaper::Reaper() : thread_(&Reaper::Loop, this) {}
+
+Reaper::~Reaper() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void Reaper::Finish(Finishing done) {
+  if (!done.job || done.job->Finished()) {
+    LogRequest(done);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  waiting_.push_back(std::move(done));
+  wake_.notify_all();
+}
+
+void Reaper::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_ || !waiting_.empty()) {
+    wake_.wait_for(lock, std::chrono::milliseconds(5));
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      bool overdue = std::chrono::steady_clock::now() - it->since > std::chrono::seconds(10);
+      if (overdue && !it->job->Finished()) it->job->Kill();  // a teardown never takes this long
+      if (it->job->Finished() || (overdue && stopping_)) {
+        LogRequest(*it);
+        it = waiting_.erase(it);  // releases the slot
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+}  // namespace wj
