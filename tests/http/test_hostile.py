@@ -24,7 +24,7 @@ memory and disk bombs) would harm the host without it, so when the probe
 fails the cases are not run and the test fails saying why. Cases run in
 file-name order (some are ordered pairs: one plants state, the next checks
 it is gone); /health is checked after each. After the suite: the server is
-healthy, no process is left under it but the zygote, no zombie, no job-*
+healthy, no process is left under it but the zygote, no zombie, no cgroup beyond the idle spares'
 cgroup directory, no new mount on the host.
 
 WARMJAIL_HOSTILE_OBSERVE=1 prints, for every case, the `# expect:` line the
@@ -228,7 +228,7 @@ def descendants(root_pid):
 
 
 def cgroup_bases(health):
-    detail = (((health or {}).get("isolation") or {}).get("cgroups") or {}).get("detail") or ""
+    detail = (((health or {}).get("isolation") or {}).get("memory_accounting") or {}).get("detail") or ""
     return [p.rstrip(":,;") for p in re.findall(r"/sys/fs/cgroup/\S+", detail)]
 
 
@@ -237,7 +237,7 @@ def leftover_cgroups(bases):
     for base in bases:
         for dirpath, dirnames, _ in os.walk(base):
             for d in dirnames:
-                if d.startswith("job-"):
+                if d.startswith("sandbox-"):
                     found.append(os.path.join(dirpath, d))
     return sorted(found)
 
@@ -321,32 +321,53 @@ class HostileSuite(harness.ServerTestCase):
 
         server_pid = self.server.proc.pid
 
+        spares = int(health.get("spares", 0))
+
         def stray():
+            # Allowed under the server: the zygote, and under it at most
+            # `spares` idle spare sandboxes, each exactly an init and its
+            # worker (a sandbox that ran a script is gone with everything
+            # the script started).
             procs = descendants(server_pid)
-            bad = {pid: info for pid, info in procs.items()
-                   if not (info["ppid"] == server_pid and "__zygote" in info["cmdline"]
-                           and not info["state"].startswith("Z"))}
-            zygotes = [pid for pid, info in procs.items() if pid not in bad]
-            if bad:
-                return "processes left under the server (pid %d): %s" % (server_pid, json.dumps(bad))
+            zygotes = [pid for pid, info in procs.items()
+                       if info["ppid"] == server_pid and "__zygote" in info["cmdline"]
+                       and not info["state"].startswith("Z")]
             if len(zygotes) != 1:
                 return "expected exactly one zygote under the server, found %s" % zygotes
+            zygote = zygotes[0]
+            inits = [pid for pid, info in procs.items() if info["ppid"] == zygote]
+            allowed = {zygote}
+            for init in inits:
+                workers = [pid for pid, info in procs.items() if info["ppid"] == init]
+                if len(workers) > 1:
+                    return "spare %d has %d children" % (init, len(workers))
+                allowed.add(init)
+                allowed.update(workers)
+            if len(inits) > spares:
+                return "%d sandboxes under the zygote, more than the %d spares" % (len(inits), spares)
+            bad = {pid: info for pid, info in procs.items()
+                   if pid not in allowed or info["state"].startswith("Z")}
+            if bad:
+                return "processes left under the server (pid %d): %s" % (server_pid, json.dumps(bad))
             return None
 
         problem = wait_until(stray)
         self.assertIsNone(problem, problem)
 
-        cgroups = health.get("isolation", {}).get("cgroups", {})
-        if cgroups.get("active"):
+        cgroups = health.get("isolation", {}).get("memory_accounting", {})
+        if cgroups.get("mechanism") == "cgroup":
             bases = cgroup_bases(health)
             self.assertTrue(bases, "cgroups active but no base path in %r" % cgroups.get("detail"))
             for base in bases:
                 self.assertTrue(os.path.isdir(base), "cgroup base %s does not exist" % base)
-            problem = wait_until(lambda: ("leftover cgroups: %s" % leftover_cgroups(bases))
-                                 if leftover_cgroups(bases) else None)
+            # One cgroup per live sandbox: only the idle spares may have one.
+            def sandbox_cgroups():
+                return {os.path.basename(p) for p in leftover_cgroups(bases)}
+            problem = wait_until(lambda: ("leftover cgroups: %s" % sorted(sandbox_cgroups()))
+                                 if len(sandbox_cgroups()) > spares else None)
             self.assertIsNone(problem, problem)
         else:
-            sys.stderr.write("\nnote: cgroups not active (%s); job-* check not applicable\n"
+            sys.stderr.write("\nnote: cgroups not active (%s); sandbox cgroup check not applicable\n"
                              % cgroups.get("detail"))
 
         before = {}

@@ -5,6 +5,7 @@
 # and environment blocks of every visible process, in /tmp, and in every
 # readable byte of this process's own memory (inherited from the zygote).
 # The pattern is assembled at run time so the script itself cannot match.
+import ctypes
 import hashlib
 import os
 import re
@@ -28,21 +29,21 @@ def main(inp):
                     hits(f.read(), "/proc/%s/%s" % (pid, name), found, token_hash)
             except PermissionError:
                 pass  # the init's environ (not dumpable); see 053
+    # The process is not dumpable, so /proc/self/mem is closed to it; its
+    # writable memory (heap, anonymous mappings, the stack holding the
+    # initial environment block: everything inherited from the zygote) is
+    # read directly instead.
     readable = 0
-    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", buffering=0) as mem:
-        for line in maps:
-            parts = line.split()
-            start, end = (int(x, 16) for x in parts[0].split("-"))
-            if parts[1][0] != "r" or (len(parts) > 5 and parts[5] in ("[vvar]", "[vvar_vclock]", "[vsyscall]")):
-                continue
-            # Read in chunks: a single huge bytes object would count against the memory limit.
-            step = 16 << 20
-            for off in range(start, end, step):
-                try:
-                    mem.seek(off)
-                    chunk = mem.read(min(step + 64, end - off))
-                except OSError:
-                    continue
-                readable += len(chunk)
-                hits(chunk, "memory " + (parts[5] if len(parts) > 5 else "anon"), found, token_hash)
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    for parts in regions:
+        start, end = (int(x, 16) for x in parts[0].split("-"))
+        name = parts[5] if len(parts) > 5 else ""
+        if not parts[1].startswith("rw") or (name and name not in ("[heap]", "[stack]")):
+            continue
+        step = 16 << 20  # chunks: one huge bytes object would count against the memory limit
+        for off in range(start, end, step):
+            chunk = ctypes.string_at(off, min(step + 64, end - off))
+            readable += len(chunk)
+            hits(chunk, "memory " + (name or "anon"), found, token_hash)
     return {"found": found, "scanned_memory": readable > (16 << 20)}

@@ -1,7 +1,8 @@
-# expect: {"status": 200, "result": {"writable_on_sys_path": [], "json_pyc": 30, "tmp_on_sys_path": true}}
+# expect: {"status": 200, "result": {"writable_on_sys_path": [], "json_pyc": 13, "tmp_on_sys_path": true}}
 # Poisoning a later request through the import system: byte-code caches,
 # .pth files and sitecustomize cannot be written anywhere on sys.path (the
-# paths are read-only), and a module the script plants in /tmp is gone
+# paths are read-only, and the existing caches belong to the host's root:
+# EACCES), and a module the script plants in /tmp is gone
 # for the next request (see 071).
 import importlib.util
 import os
