@@ -369,6 +369,9 @@ class Zygote {
     jail::ChildFds fds{devnull_.get(), devnull_.get(), devnull_.get(), devnull_.get(), status_w.get(),
                        sock_child.get()};
 
+    // A spare made for a job that is already waiting goes straight to it:
+    // warming up would only delay that job.
+    prewarm_ = pending_.empty();
     jail::StageTimes times;
     times.Mark("start");
     ::fflush(nullptr);
@@ -404,7 +407,10 @@ class Zygote {
   // Child side of StartSpare; never returns.
   [[noreturn]] void RunChild(const jail::ChildLimits& limits, const jail::ChildFds& fds, int release_fd,
                              jail::StageTimes times) {
-    if (interpreter_) Interpreter::AfterForkChild();
+    // No PyOS_AfterFork_Child here: this process never runs Python again (it
+    // becomes init). The worker it forks inherits the interpreter exactly as
+    // the zygote left it around its own fork, and does the after-fork work
+    // once; each such step costs page faults, which are not cheap.
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -416,10 +422,8 @@ class Zygote {
     // in the worker it forks (see jail/init.h for why).
     pid_t worker = -1;
     if (s.ok()) {
-      if (interpreter_) Interpreter::BeforeFork();
       worker = ::fork();
       if (worker < 0) s = jail::Status::Errno("fork(worker)");
-      if (worker != 0 && interpreter_) Interpreter::AfterForkParent();
     }
     if (!s.ok()) {
       // The zygote reads this when it reaps a spare that never became ready.
@@ -438,8 +442,10 @@ class Zygote {
     try {
       if (interpreter_) {
         interpreter_->PrepareChild(policy_.environment);
-        interpreter_->Prewarm();
-        times.Mark("prewarm");
+        if (prewarm_) {
+          interpreter_->Prewarm();
+          times.Mark("prewarm");
+        }
       }
     } catch (const std::exception& e) {
       std::string why = std::string("prewarm: ") + e.what();
@@ -571,6 +577,7 @@ class Zygote {
   uint64_t footprint_ = 0;
   uint64_t serial_ = 0;
   unsigned consecutive_failures_ = 0;
+  bool prewarm_ = true;  // read by the child StartSpare is about to create
   std::string last_setup_error_;
   std::map<pid_t, Child> children_;
   std::deque<pid_t> ready_;
