@@ -23,6 +23,8 @@ struct Config {
   unsigned workers = 0;  // 0: the number of CPUs
   unsigned queue = 64;
   unsigned spares = 0;   // 0: as many as workers
+  uint64_t recycle_requests = 10000;  // a fresh zygote after this many requests (0: never)
+  uint64_t recycle_seconds = 3600;    // ... or after this long (0: never)
   uint64_t max_body_bytes = 1 << 20;
   std::string api_token;
   bool allow_degraded = false;

@@ -63,6 +63,12 @@ void AddServeOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_MAX_BODY_BYTES")->capture_default_str();
   app->add_option("--spares", c.spares, "Sandboxes kept forked, jailed and warm, waiting for a request (default: --workers)")
       ->envname("WARMJAIL_SPARES");
+  app->add_option("--recycle-requests", c.recycle_requests,
+                  "Swap in a fresh zygote after this many requests (0: never); rotates the address layout and "
+                  "hash seed its children share")
+      ->envname("WARMJAIL_RECYCLE_REQUESTS")->capture_default_str();
+  app->add_option("--recycle-seconds", c.recycle_seconds, "... or after this many seconds (0: never)")
+      ->envname("WARMJAIL_RECYCLE_SECONDS")->capture_default_str();
   app->add_option("--api-token", c.api_token, "Require 'Authorization: Bearer <token>' on /execute")
       ->envname("WARMJAIL_API_TOKEN");
 }
@@ -94,7 +100,8 @@ struct Runtime {
 int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
   std::string cgroup_note;
   std::unique_ptr<wj::jail::CgroupManager> cgroups = wj::jail::CgroupManager::Create(&cgroup_note);
-  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteArgs(config, cgroups.get(), spares));
+  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteArgs(config, cgroups.get(), spares),
+                                                  wj::RecyclePolicy{config.recycle_requests, config.recycle_seconds});
   std::string error;
   if (!rt->zygote->Start(&error)) {
     wj::LogEvent("fatal", {{"error", "the sandbox zygote did not start: " + error}});

@@ -130,7 +130,9 @@ HttpResponse Service::Health() const {
       {"limits", limits},
       {"sandboxes_running", admission_.Running()},
       {"queue_depth", admission_.Waiting()},
+      {"spares", config_.mode == "cold" ? 0u : (config_.spares ? config_.spares : config_.workers)},
       {"zygote_restarts", zygote_->Restarts()},
+      {"zygote_recycles", zygote_->Recycles()},
       {"version", WARMJAIL_VERSION},
   };
   nlohmann::json report = zygote_->Report();
@@ -158,6 +160,7 @@ HttpResponse Service::Metrics() const {
       {"warmjail_sandbox_slots", {"Sandboxes that may run at once.", config_.workers}},
       {"warmjail_zygote_ready", {"1 when a zygote is ready to fork sandboxes.", zygote_->Ready() ? 1 : 0}},
       {"warmjail_zygote_restarts_total", {"Zygotes restarted after dying.", static_cast<double>(zygote_->Restarts())}},
+      {"warmjail_zygote_recycles_total", {"Zygotes replaced by a fresh one (--recycle-*).", static_cast<double>(zygote_->Recycles())}},
   });
   return out;
 }

@@ -52,15 +52,16 @@ void Job::Kill() {
   if (kill_group_) ::kill(-state_.pid, SIGKILL);
 }
 
-ZygoteClient::ZygoteClient(std::vector<std::string> argv) : argv_(std::move(argv)) {}
+ZygoteClient::ZygoteClient(std::vector<std::string> argv, RecyclePolicy recycle)
+    : argv_(std::move(argv)), recycle_(recycle) {}
 
 ZygoteClient::~ZygoteClient() { Stop(); }
 
-bool ZygoteClient::Launch(std::string* error) {
+std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     *error = std::string("socketpair: ") + strerror(errno);
-    return false;
+    return nullptr;
   }
   UniqueFd ours(pair[0]), theirs(pair[1]);
   // Everything the child needs is prepared before fork: between fork and
@@ -80,7 +81,7 @@ bool ZygoteClient::Launch(std::string* error) {
   pid_t pid = ::fork();
   if (pid < 0) {
     *error = std::string("fork: ") + strerror(errno);
-    return false;
+    return nullptr;
   }
   if (pid == 0) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -107,42 +108,99 @@ bool ZygoteClient::Launch(std::string* error) {
     int status;
     ::waitpid(pid, &status, 0);
     *error = rc == 0 ? "the zygote did not become ready within 120 s" : "the zygote exited during start-up";
-    return false;
+    return nullptr;
   }
-  if (reader_.joinable()) reader_.join();  // the previous zygote's, already finished
+  auto instance = std::make_shared<Instance>();
+  instance->pid = pid;
+  instance->sock = std::move(ours);
+  instance->started = std::chrono::steady_clock::now();
+  instance->report = nlohmann::json::parse(text, nullptr, false);
+  instance->footprint = msg.footprint_bytes;
+  if (instance->report.is_object() && instance->report.contains("layers"))
+    for (const auto& layer : instance->report["layers"])
+      if (layer.value("name", "") == "namespaces") instance->pid_namespace = layer.value("active", false);
+  return instance;
+}
+
+void ZygoteClient::Install(std::shared_ptr<Instance> instance) {
   std::lock_guard<std::mutex> lock(mu_);
-  report_ = nlohmann::json::parse(text, nullptr, false);
-  footprint_ = msg.footprint_bytes;
-  pid_namespace_ = false;
-  if (report_.is_object() && report_.contains("layers"))
-    for (const auto& layer : report_["layers"])
-      if (layer.value("name", "") == "namespaces") pid_namespace_ = layer.value("active", false);
-  zygote_pid_ = pid;
-  sock_ = std::move(ours);
-  reader_ = std::thread(&ZygoteClient::ReaderLoop, this, sock_.get());
+  if (current_) {
+    // The old zygote takes no new jobs; it exits once its last job is done
+    // (end of its control socket), and its spares with it.
+    current_->retiring = true;
+    if (current_->in_flight == 0) ::shutdown(current_->sock.get(), SHUT_WR);
+  }
+  instance->reader = std::thread(&ZygoteClient::ReaderLoop, this, instance.get());
+  last_report_ = instance->report;
+  current_ = instance;
+  instances_.push_back(std::move(instance));
   ready_ = true;
   changed_.notify_all();
+}
+
+bool ZygoteClient::Start(std::string* error) {
+  std::shared_ptr<Instance> instance = Launch(error);
+  if (!instance) return false;
+  Install(std::move(instance));
   return true;
 }
 
-bool ZygoteClient::Start(std::string* error) { return Launch(error); }
+bool ZygoteClient::RecycleDue() const {
+  if (!current_ || current_->retiring) return false;
+  if (recycle_.requests && current_->submitted >= recycle_.requests) return true;
+  return recycle_.seconds &&
+         std::chrono::steady_clock::now() - current_->started >= std::chrono::seconds(recycle_.seconds);
+}
+
+void ZygoteClient::JoinFinished() {
+  std::vector<std::shared_ptr<Instance>> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = instances_.begin(); it != instances_.end();) {
+      if ((*it)->finished) {
+        done.push_back(*it);
+        it = instances_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& instance : done)
+    if (instance->reader.joinable()) instance->reader.join();
+}
 
 void ZygoteClient::StartSupervisor() {
   supervisor_ = std::thread([this] {
     auto backoff = std::chrono::milliseconds(50);
     for (;;) {
+      bool recycle = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        changed_.wait(lock, [this] { return stopping_ || !ready_; });
+        changed_.wait_for(lock, std::chrono::seconds(1),
+                          [this] { return stopping_ || !ready_ || RecycleDue(); });
         if (stopping_) return;
+        recycle = ready_ && RecycleDue();
+        if (ready_ && !recycle) {
+          lock.unlock();
+          JoinFinished();
+          continue;
+        }
       }
+      JoinFinished();
       std::string error;
-      if (Launch(&error)) {
-        restarts_++;
+      std::shared_ptr<Instance> instance = Launch(&error);
+      if (instance) {
+        Install(std::move(instance));
+        if (recycle) {
+          recycles_++;
+          LogEvent("zygote_recycled", {{"recycles", recycles_.load()}});
+        } else {
+          restarts_++;
+          LogEvent("zygote_restarted", {{"restarts", restarts_.load()}});
+        }
         backoff = std::chrono::milliseconds(50);
-        LogEvent("zygote_restarted", {{"restarts", restarts_.load()}});
       } else {
-        LogEvent("zygote_restart_failed", {{"error", error}});
+        LogEvent(recycle ? "zygote_recycle_failed" : "zygote_restart_failed", {{"error", error}});
         std::unique_lock<std::mutex> lock(mu_);
         changed_.wait_for(lock, backoff, [this] { return stopping_.load(); });
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
@@ -156,38 +214,50 @@ void ZygoteClient::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     stopping_ = true;
+    ready_ = false;
     changed_.notify_all();
-    if (sock_) ::shutdown(sock_.get(), SHUT_RDWR);
+    for (auto& instance : instances_) ::shutdown(instance->sock.get(), SHUT_RDWR);
   }
   if (supervisor_.joinable()) supervisor_.join();
-  if (reader_.joinable()) reader_.join();
+  std::vector<std::shared_ptr<Instance>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all = instances_;
+  }
+  for (auto& instance : all)
+    if (instance->reader.joinable()) instance->reader.join();
 }
 
 std::shared_ptr<Job> ZygoteClient::Submit(proto::Message job, const std::vector<int>& fds, std::string* why) {
   std::shared_ptr<Job> handle;
-  int sock;
+  std::shared_ptr<Instance> instance;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!ready_ || !sock_) {
+    if (!ready_ || !current_) {
       *why = "the sandbox zygote is restarting";
       return nullptr;
     }
+    instance = current_;
     job.job_id = next_job_++;
-    handle = std::make_shared<Job>(job.job_id, !pid_namespace_);
-    jobs_[job.job_id] = handle;
-    sock = sock_.get();
+    handle = std::make_shared<Job>(job.job_id, !instance->pid_namespace);
+    jobs_[job.job_id] = Pending{handle, instance.get()};
+    instance->in_flight++;
+    instance->submitted++;
+    if (RecycleDue()) changed_.notify_all();
   }
   std::lock_guard<std::mutex> send_lock(send_mu_);
-  if (!proto::Send(sock, job, "", fds)) {
+  if (!proto::Send(instance->sock.get(), job, "", fds)) {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.erase(job.job_id);
+    instance->in_flight--;
     *why = std::string("the sandbox zygote is not accepting jobs: ") + strerror(errno);
     return nullptr;
   }
   return handle;
 }
 
-void ZygoteClient::ReaderLoop(int sock) {
+void ZygoteClient::ReaderLoop(Instance* instance) {
+  const int sock = instance->sock.get();
   for (;;) {
     proto::Message msg;
     std::string text;
@@ -199,9 +269,13 @@ void ZygoteClient::ReaderLoop(int sock) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = jobs_.find(msg.job_id);
-      if (it == jobs_.end()) continue;
-      job = it->second;
-      if (msg.kind == proto::Kind::kExited || msg.kind == proto::Kind::kRejected) jobs_.erase(it);
+      if (it == jobs_.end() || it->second.owner != instance) continue;
+      job = it->second.job;
+      if (msg.kind == proto::Kind::kExited || msg.kind == proto::Kind::kRejected) {
+        jobs_.erase(it);
+        instance->in_flight--;
+        if (instance->retiring && instance->in_flight == 0) ::shutdown(sock, SHUT_WR);
+      }
     }
     switch (msg.kind) {
       case proto::Kind::kStarted:
@@ -236,48 +310,49 @@ void ZygoteClient::ReaderLoop(int sock) {
     }
   }
   // The zygote is gone: its children died with it (PR_SET_PDEATHSIG).
-  pid_t pid;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ready_ = false;
-    pid = zygote_pid_;
-    zygote_pid_ = -1;
-    sock_.reset();
-  }
   int status = 0;
-  if (pid > 0) ::waitpid(pid, &status, 0);
-  if (!stopping_) LogEvent("zygote_exited", {{"status", status}});
-  LoseAll("the sandbox zygote exited");
-  std::lock_guard<std::mutex> lock(mu_);
-  changed_.notify_all();
-}
-
-void ZygoteClient::LoseAll(const std::string& why) {
-  std::map<uint64_t, std::shared_ptr<Job>> lost;
+  if (instance->pid > 0) ::waitpid(instance->pid, &status, 0);
+  std::vector<std::shared_ptr<Job>> lost;
+  bool was_current;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    lost.swap(jobs_);
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if (it->second.owner == instance) {
+        lost.push_back(it->second.job);
+        it = jobs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    was_current = current_.get() == instance;
+    if (was_current) {
+      ready_ = false;
+      current_.reset();
+    }
+    instance->finished = true;
+    changed_.notify_all();
   }
-  for (auto& [id, job] : lost)
-    job->Update([&](Job::State& s) {
+  if (was_current && !stopping_) LogEvent("zygote_exited", {{"status", status}});
+  for (auto& job : lost)
+    job->Update([](Job::State& s) {
       s.lost = true;
-      s.reason = why;
+      s.reason = "the sandbox zygote exited";
     });
 }
 
 nlohmann::json ZygoteClient::Report() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return report_;
+  return last_report_;
 }
 
 uint64_t ZygoteClient::FootprintBytes() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return footprint_;
+  return current_ ? current_->footprint : 0;
 }
 
 bool ZygoteClient::ChildrenHavePidNamespace() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return pid_namespace_;
+  return current_ && current_->pid_namespace;
 }
 
 }  // namespace wj

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -59,16 +60,26 @@ class Job {
   State state_;
 };
 
+// When to swap in a fresh zygote (0: never). Every child of one zygote
+// shares its address-space layout and hash seed; recycling bounds how many
+// requests, and how long, that lasts.
+struct RecyclePolicy {
+  uint64_t requests = 0;
+  uint64_t seconds = 0;
+};
+
 class ZygoteClient {
  public:
   // `argv`: how to exec the zygote (argv[0] is replaced by this binary).
-  explicit ZygoteClient(std::vector<std::string> argv);
+  ZygoteClient(std::vector<std::string> argv, RecyclePolicy recycle = {});
   ~ZygoteClient();
 
   // Starts a zygote and waits for it to be ready. Call first before any
-  // other thread exists; later restarts happen from the supervisor thread.
+  // other thread exists; later starts happen from the supervisor thread.
   bool Start(std::string* error);
-  // Restarts the zygote whenever it dies, with a short back-off.
+  // Restarts the zygote whenever it dies, with a short back-off, and swaps in
+  // a fresh one when the recycle policy says so, without failing a request:
+  // the old one finishes the jobs it has, then exits.
   void StartSupervisor();
   void Stop();
 
@@ -77,32 +88,53 @@ class ZygoteClient {
   std::shared_ptr<Job> Submit(proto::Message job, const std::vector<int>& fds, std::string* why);
 
   bool Ready() const { return ready_.load(); }
-  nlohmann::json Report() const;  // the zygote's last Ready report
+  nlohmann::json Report() const;  // the latest zygote's Ready report
   uint64_t FootprintBytes() const;
   uint64_t Restarts() const { return restarts_.load(); }
+  uint64_t Recycles() const { return recycles_.load(); }
   // True when the children run in their own PID namespace.
   bool ChildrenHavePidNamespace() const;
 
  private:
-  bool Launch(std::string* error);
-  void ReaderLoop(int sock);
-  void LoseAll(const std::string& why);
+  // One zygote process and the thread that reads its replies.
+  struct Instance {
+    pid_t pid = -1;
+    UniqueFd sock;
+    std::thread reader;
+    std::chrono::steady_clock::time_point started;
+    uint64_t submitted = 0;
+    size_t in_flight = 0;
+    bool retiring = false;
+    bool finished = false;  // the reader has seen the zygote go
+    nlohmann::json report;
+    uint64_t footprint = 0;
+    bool pid_namespace = false;
+  };
+  struct Pending {
+    std::shared_ptr<Job> job;
+    Instance* owner;
+  };
+
+  std::shared_ptr<Instance> Launch(std::string* error);
+  void Install(std::shared_ptr<Instance> instance);
+  void ReaderLoop(Instance* instance);
+  bool RecycleDue() const;  // with mu_ held
+  void JoinFinished();
 
   std::vector<std::string> argv_;
+  RecyclePolicy recycle_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> restarts_{0};
+  std::atomic<uint64_t> recycles_{0};
   std::atomic<uint64_t> next_job_{1};
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable changed_;
-  UniqueFd sock_;
-  pid_t zygote_pid_ = -1;
-  nlohmann::json report_;
-  uint64_t footprint_ = 0;
-  bool pid_namespace_ = false;
-  std::map<uint64_t, std::shared_ptr<Job>> jobs_;
-  std::thread reader_;
+  std::shared_ptr<Instance> current_;
+  nlohmann::json last_report_;  // kept while a dead zygote is being replaced
+  std::vector<std::shared_ptr<Instance>> instances_;  // current and retiring ones
+  std::map<uint64_t, Pending> jobs_;
   std::thread supervisor_;
   std::mutex send_mu_;
 };
