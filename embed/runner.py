@@ -12,6 +12,7 @@ integers beyond 64 bits and float formatting stay exactly as Python wrote them.
 """
 
 import ast
+import errno
 import asyncio
 import gc
 import inspect
@@ -187,6 +188,12 @@ def run(script, input_json, max_result_bytes):
     except MemoryError:
         _flush()
         return _error("memory_limit", MEMORY_ERROR)
+    except OSError as exc:
+        _flush()
+        # mmap and friends report an exhausted address space as ENOMEM.
+        if exc.errno == errno.ENOMEM:
+            return _error("memory_limit", MEMORY_ERROR)
+        return _error("runtime_error", f"Script execution error: {_describe(exc)}", _user_traceback(exc))
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are script errors too
         _flush()
         return _error("runtime_error", f"Script execution error: {_describe(exc)}", _user_traceback(exc))

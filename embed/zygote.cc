@@ -1,6 +1,7 @@
 #include "embed/zygote.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -125,6 +126,9 @@ class Zygote {
   int Main() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::prctl(PR_SET_NAME, "warmjail-zygote");
+    // Each malloc arena reserves 64 MiB of address space; with RLIMIT_AS as
+    // the memory limit, a few threads would exhaust it before using memory.
+    ::mallopt(M_ARENA_MAX, 2);
     devnull_.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
 
     // SIGCHLD arrives as a readable descriptor, so the loop stays a single
@@ -511,7 +515,9 @@ class Zygote {
     struct rlimit cpu = {used + job.cpu_seconds, used + job.cpu_seconds + 1};
     ::setrlimit(RLIMIT_CPU, &cpu);
     if (!cgroups_) {
-      struct rlimit as = {footprint_ + job.memory_bytes, footprint_ + job.memory_bytes};
+      // Counted above what this worker already maps, warmed interpreter and all.
+      uint64_t limit = VirtualMemoryBytes() + job.memory_bytes;
+      struct rlimit as = {limit, limit};
       ::setrlimit(RLIMIT_AS, &as);
     }
   }
