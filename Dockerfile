@@ -1,0 +1,35 @@
+# warmjail: untrusted Python over HTTP, sandboxed children of a warm zygote.
+#
+#   docker build -t warmjail .
+#   docker run -d -p 8080:8080 --cap-drop ALL \
+#     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+#     --security-opt systempaths=unconfined -e WARMJAIL_API_TOKEN=... warmjail
+#
+# README.md ("Deploying") says what each setting is for. Every step below is
+# a script that CI also runs: scripts/install-deps + scripts/build (the test
+# build) and scripts/install-runtime-deps (run by scripts/image-check in a
+# debootstrapped bookworm root, together with `warmjail check` and /execute).
+
+# --- build: the same packages and CMake build as CI --------------------------
+FROM debian:bookworm-slim AS build
+WORKDIR /src
+COPY . .
+RUN scripts/install-deps && scripts/build && strip --strip-debug build/warmjail
+
+# --- runtime: the binary and its runtime packages, nothing else ---------------
+FROM debian:bookworm-slim
+COPY scripts/install-runtime-deps /tmp/install-runtime-deps
+RUN /tmp/install-runtime-deps && rm /tmp/install-runtime-deps
+COPY --from=build /src/build/warmjail /usr/local/bin/warmjail
+
+# Unprivileged: the jail builds each sandbox in a user namespace, and memory
+# is limited by RLIMIT_AS above the zygote's footprint (no cgroup needed).
+# Run with --user 0 only where the container gets a writable, delegated
+# cgroup v2 subtree and per-sandbox cgroup memory limits are wanted.
+USER 65534:65534
+ENV PORT=8080
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python3.11", "-c", "import os,urllib.request;urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT','8080'),timeout=4)"]
+STOPSIGNAL SIGTERM
+CMD ["warmjail", "serve"]

@@ -1,0 +1,132 @@
+"""Syntax and content check of deploy/ (Debian's python3.11 + python3-yaml).
+
+Parses every manifest under deploy/kubernetes/ and checks the fields the
+deployment relies on: apiVersion/kind/metadata.name everywhere; the
+Deployment's probes on /healthz, resources, the jail's securityContext and
+the token from the Secret; the Service and the HPA pointing at it. Also
+parses deploy/docker/seccomp-warmjail.json. Exit 0 when all hold."""
+import glob
+import json
+import os
+import sys
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KDIR = os.path.join(REPO, "deploy", "kubernetes")
+errors = []
+
+
+def need(cond, msg):
+    if not cond:
+        errors.append(msg)
+    return cond
+
+
+def dig(doc, *path):
+    for key in path:
+        if isinstance(doc, dict):
+            doc = doc.get(key)
+        elif isinstance(doc, list) and isinstance(key, int) and key < len(doc):
+            doc = doc[key]
+        else:
+            return None
+    return doc
+
+
+docs = {}
+files = sorted(glob.glob(os.path.join(KDIR, "*.yaml")))
+need(files, "no manifests in deploy/kubernetes")
+for path in files:
+    name = os.path.relpath(path, REPO)
+    try:
+        parsed = [d for d in yaml.safe_load_all(open(path, encoding="utf-8")) if d is not None]
+    except yaml.YAMLError as exc:
+        errors.append("%s: YAML error: %s" % (name, exc))
+        continue
+    for d in parsed:
+        for field in ("apiVersion", "kind"):
+            need(isinstance(d.get(field), str) and d[field], "%s: missing %s" % (name, field))
+        need(isinstance(dig(d, "metadata", "name"), str), "%s: missing metadata.name" % name)
+        docs.setdefault(d.get("kind"), []).append((name, d))
+
+for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "Secret"):
+    need(len(docs.get(kind, [])) == 1, "expected exactly one %s, found %d" % (kind, len(docs.get(kind, []))))
+
+secret_name = None
+for name, sec in docs.get("Secret", []):
+    secret_name = dig(sec, "metadata", "name")
+    need("token" in (sec.get("stringData") or sec.get("data") or {}), "%s: Secret has no 'token' key" % name)
+
+deploy_name = None
+for name, dep in docs.get("Deployment", []):
+    deploy_name = dig(dep, "metadata", "name")
+    need(dep.get("apiVersion") == "apps/v1", "%s: apiVersion must be apps/v1" % name)
+    labels = dig(dep, "spec", "template", "metadata", "labels") or {}
+    selector = dig(dep, "spec", "selector", "matchLabels") or {}
+    need(selector and all(labels.get(k) == v for k, v in selector.items()),
+         "%s: selector does not match the pod labels" % name)
+    pod = dig(dep, "spec", "template", "spec") or {}
+    containers = pod.get("containers") or []
+    need(len(containers) == 1, "%s: expected one container" % name)
+    c = containers[0] if containers else {}
+    for probe in ("readinessProbe", "livenessProbe"):
+        need(dig(c, probe, "httpGet", "path") == "/healthz", "%s: %s must GET /healthz" % (name, probe))
+    ports = {p.get("name"): p.get("containerPort") for p in c.get("ports") or []}
+    need(ports.get("http") == 8080, "%s: container port 'http' must be 8080" % name)
+    for kind in ("requests", "limits"):
+        for res in ("cpu", "memory"):
+            need(dig(c, "resources", kind, res) is not None, "%s: resources.%s.%s missing" % (name, kind, res))
+    env = {e.get("name"): e for e in c.get("env") or []}
+    tok = env.get("WARMJAIL_API_TOKEN") or {}
+    need(dig(tok, "valueFrom", "secretKeyRef", "name") == secret_name and secret_name,
+         "%s: WARMJAIL_API_TOKEN must come from the Secret %r" % (name, secret_name))
+    need(dig(tok, "valueFrom", "secretKeyRef", "key") == "token", "%s: secretKeyRef key must be 'token'" % name)
+    sc = c.get("securityContext") or {}
+    psc = pod.get("securityContext") or {}
+    need(sc.get("privileged") in (None, False), "%s: must not be privileged" % name)
+    need(sc.get("allowPrivilegeEscalation") is False, "%s: allowPrivilegeEscalation must be false" % name)
+    need(dig(sc, "capabilities", "drop") == ["ALL"], "%s: capabilities must drop ALL" % name)
+    need(not dig(sc, "capabilities", "add"), "%s: no capability may be added (runs as non-root)" % name)
+    seccomp = dig(sc, "seccompProfile", "type") or dig(psc, "seccompProfile", "type")
+    need(seccomp in ("Unconfined", "Localhost"), "%s: seccompProfile must be Unconfined or Localhost" % name)
+    apparmor = dig(sc, "appArmorProfile", "type") or dig(psc, "appArmorProfile", "type")
+    need(apparmor in ("Unconfined", "Localhost"), "%s: appArmorProfile must be Unconfined or Localhost" % name)
+    need(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65534,
+         "%s: pod must run as non-root uid 65534" % name)
+    need(sc.get("procMount") == "Unmasked", "%s: procMount must be Unmasked (the jail mounts /proc)" % name)
+    need(pod.get("hostUsers") is False, "%s: procMount Unmasked needs hostUsers: false" % name)
+
+for name, svc in docs.get("Service", []):
+    sel = dig(svc, "spec", "selector") or {}
+    dep_labels = dig(docs["Deployment"][0][1], "spec", "template", "metadata", "labels") if docs.get("Deployment") else {}
+    need(sel and all((dep_labels or {}).get(k) == v for k, v in sel.items()),
+         "%s: Service selector does not select the Deployment's pods" % name)
+    need(any(p.get("targetPort") in ("http", 8080) for p in dig(svc, "spec", "ports") or []),
+         "%s: Service must target port http/8080" % name)
+
+for name, hpa in docs.get("HorizontalPodAutoscaler", []):
+    need(hpa.get("apiVersion") == "autoscaling/v2", "%s: apiVersion must be autoscaling/v2" % name)
+    need(dig(hpa, "spec", "scaleTargetRef", "kind") == "Deployment"
+         and dig(hpa, "spec", "scaleTargetRef", "name") == deploy_name,
+         "%s: scaleTargetRef must name the Deployment" % name)
+    metrics = dig(hpa, "spec", "metrics") or []
+    need(any(dig(m, "resource", "name") == "cpu" for m in metrics), "%s: must scale on CPU" % name)
+    need((dig(hpa, "spec", "minReplicas") or 0) <= (dig(hpa, "spec", "maxReplicas") or 0),
+         "%s: minReplicas > maxReplicas" % name)
+
+seccomp_path = os.path.join(REPO, "deploy", "docker", "seccomp-warmjail.json")
+try:
+    prof = json.load(open(seccomp_path, encoding="utf-8"))
+    denied = {n for rule in prof.get("syscalls", []) if rule.get("action") != "SCMP_ACT_ALLOW"
+              for n in rule.get("names", [])}
+    for needed in ("clone", "clone3", "unshare", "mount", "umount2", "pivot_root", "setns"):
+        need(needed not in denied, "seccomp-warmjail.json denies %s, which the jail needs" % needed)
+    need(prof.get("defaultAction", "").startswith("SCMP_ACT_"), "seccomp-warmjail.json: bad defaultAction")
+except (OSError, ValueError) as exc:
+    errors.append("deploy/docker/seccomp-warmjail.json: %s" % exc)
+
+if errors:
+    print("manifest check FAILED:\n  " + "\n  ".join(errors))
+    sys.exit(1)
+print("manifest check passed: %d files, kinds %s" % (len(files), ", ".join(sorted(k for k in docs if k))))
