@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <algorithm>
@@ -231,7 +232,7 @@ class Zygote {
         fds.push_back({child.sock.get(), POLLIN, 0});
         owners.push_back(pid);
       }
-      if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (::poll(fds.data(), fds.size(), ReplenishTimeoutMs()) < 0) {
         if (errno == EINTR) continue;
         Log(std::string("poll: ") + strerror(errno));
         return 1;
@@ -295,6 +296,7 @@ class Zygote {
         continue;
       }
       child.job_id = job.msg.job_id;
+      replenish_after_ = std::chrono::steady_clock::now() + kReplenishDelay;
       proto::Message started{proto::Kind::kStarted};
       started.job_id = child.job_id;
       started.pid = pid;
@@ -322,13 +324,30 @@ class Zygote {
     // n == 0: the spare died; SIGCHLD brings it to ReapChildren.
   }
 
-  // Keeps `spares` children starting or ready beyond the jobs waiting. When
-  // children keep failing their set-up, the waiting jobs are refused with the
-  // reason rather than left to time out.
-  void Replenish() {
+  size_t IdleChildren() const {
     size_t idle = 0;
     for (const auto& [pid, child] : children_)
       if (child.job_id == 0) ++idle;
+    return idle;
+  }
+
+  // How long poll() may sleep before a deferred Replenish is due.
+  int ReplenishTimeoutMs() const {
+    if (IdleChildren() >= options_.spares + pending_.size()) return -1;
+    if (!pending_.empty()) return 0;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(replenish_after_ - std::chrono::steady_clock::now());
+    return std::max<int>(0, static_cast<int>(left.count()) + 1);
+  }
+
+  // Keeps `spares` children starting or ready beyond the jobs waiting. A
+  // spare used by a job is replaced a moment later, not at once, so that
+  // forking the next one does not compete with the job for the CPU; a job
+  // that is waiting gets its child at once. When children keep failing their
+  // set-up, the waiting jobs are refused with the reason rather than left to
+  // time out.
+  void Replenish() {
+    if (pending_.empty() && std::chrono::steady_clock::now() < replenish_after_) return;
+    size_t idle = IdleChildren();
     size_t wanted = options_.spares + pending_.size();
     while (idle < wanted) {
       if (consecutive_failures_ >= kMaxSetupFailures) {
@@ -574,6 +593,8 @@ class Zygote {
   }
 
   static constexpr unsigned kMaxSetupFailures = 3;
+  static constexpr std::chrono::milliseconds kReplenishDelay{20};
+  std::chrono::steady_clock::time_point replenish_after_{};
   ZygoteOptions options_;
   jail::JailPolicy policy_;
   std::unique_ptr<Interpreter> interpreter_;

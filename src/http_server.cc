@@ -9,7 +9,18 @@
 
 namespace wj {
 
+namespace embed {
+extern const std::string_view kOpenApiJson;
+}
+
 namespace {
+
+// docs/openapi.yaml as JSON, compiled in (see CMakeLists.txt).
+HttpResponse OpenApi() {
+  HttpResponse out;
+  out.body = std::string(embed::kOpenApiJson);
+  return out;
+}
 
 struct Route {
   const char* method;
@@ -24,6 +35,7 @@ const Route kRoutes[] = {
     {"GET",  "/health",  [](Service* s, const HttpRequest&) { return s->Health(); }, false},
     {"GET",  "/healthz", [](Service* s, const HttpRequest&) { return s->Healthz(); }, false},
     {"GET",  "/metrics", [](Service* s, const HttpRequest&) { return s->Metrics(); }, false},
+    {"GET",  "/openapi.json", [](Service*, const HttpRequest&) { return OpenApi(); }, false},
 };
 
 std::string NewRequestId() {
