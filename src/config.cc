@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 
 namespace wj {
 
@@ -22,6 +23,14 @@ std::optional<std::string> Config::Finalize() {
   if (limits.tmp_mb == 0) return "--tmp-mb must be greater than 0";
   if (max_body_bytes == 0) return "--max-body-bytes must be greater than 0";
   if (mode != "zygote" && mode != "cold") return "--mode must be zygote or cold";
+  if (!api_token_file.empty()) {
+    if (!api_token.empty()) return "--api-token and --api-token-file exclude each other";
+    std::ifstream in(api_token_file);
+    if (!in) return "--api-token-file: cannot read " + api_token_file;
+    std::getline(in, api_token);
+    while (!api_token.empty() && (api_token.back() == '\r' || api_token.back() == ' ')) api_token.pop_back();
+    if (api_token.empty()) return "--api-token-file: " + api_token_file + " holds no token";
+  }
   if (log_format != "json" && log_format != "text") return "--log-format must be json or text";
   return std::nullopt;
 }

@@ -27,6 +27,7 @@ struct Config {
   uint64_t recycle_seconds = 3600;    // ... or after this long (0: never)
   uint64_t max_body_bytes = 1 << 20;
   std::string api_token;
+  std::string api_token_file;  // read by Finalize when set
   bool allow_degraded = false;
   std::string mode = "zygote";  // or "cold"
   std::string log_format = "json";

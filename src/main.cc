@@ -71,6 +71,9 @@ void AddServeOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_RECYCLE_SECONDS")->capture_default_str();
   app->add_option("--api-token", c.api_token, "Require 'Authorization: Bearer <token>' on /execute")
       ->envname("WARMJAIL_API_TOKEN");
+  app->add_option("--api-token-file", c.api_token_file,
+                  "Read the API token from this file (first line), e.g. a mounted secret")
+      ->envname("WARMJAIL_API_TOKEN_FILE");
 }
 
 std::vector<std::string> ZygoteArgs(const Config& c, const wj::jail::CgroupManager* cgroups, unsigned spares) {

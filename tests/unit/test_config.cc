@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "src/config.h"
 
 using namespace wj;
@@ -66,4 +70,24 @@ TEST_CASE("timeouts are named as the contract writes them") {
   CHECK(FormatSeconds(1.5) == "1.5");
   CHECK(FormatSeconds(30) == "30");
   CHECK(FormatSeconds(0.25) == "0.25");
+}
+
+TEST_CASE("the API token can come from a file, first line, trailing space dropped") {
+  char path[] = "/tmp/warmjail-token-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, "s3cret \nignored\n", 16) == 16);
+  ::close(fd);
+  Config c;
+  c.api_token_file = path;
+  REQUIRE_FALSE(c.Finalize().has_value());
+  CHECK(c.api_token == "s3cret");
+  Config both;
+  both.api_token = "x";
+  both.api_token_file = path;
+  CHECK(both.Finalize().value().find("exclude") != std::string::npos);
+  Config missing;
+  missing.api_token_file = "/nonexistent/token";
+  CHECK(missing.Finalize().value().find("cannot read") != std::string::npos);
+  ::unlink(path);
 }
