@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "jail/environment.h"
 #include "src/log.h"
@@ -72,6 +73,11 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env = jail::SandboxEnvironment();
+  // OpenBLAS reads these when numpy loads it, in the zygote; on some CPUs
+  // its core detection needs the host's hint. Scripts never see them (their
+  // environment is reset in the sandbox).
+  for (const char* name : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"})
+    if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
