@@ -23,6 +23,8 @@ std::optional<std::string> Config::Finalize() {
   if (limits.tmp_mb == 0) return "--tmp-mb must be greater than 0";
   if (max_body_bytes == 0) return "--max-body-bytes must be greater than 0";
   if (mode != "zygote" && mode != "cold") return "--mode must be zygote or cold";
+  if (disable_isolation && !allow_degraded)
+    return "--danger-disable-isolation runs scripts unconfined and needs --allow-degraded as well";
   if (!api_token_file.empty()) {
     if (!api_token.empty()) return "--api-token and --api-token-file exclude each other";
     std::ifstream in(api_token_file);

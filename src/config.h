@@ -29,6 +29,7 @@ struct Config {
   std::string api_token;
   std::string api_token_file;  // read by Finalize when set
   bool allow_degraded = false;
+  bool disable_isolation = false;  // --danger-disable-isolation: benchmarks only
   std::string mode = "zygote";  // or "cold"
   std::string log_format = "json";
   uint32_t sandbox_uid = 65534;

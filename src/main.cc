@@ -48,6 +48,9 @@ void AddLimitOptions(CLI::App* app, Config& c) {
   app->add_flag("--allow-degraded", c.allow_degraded,
                 "Start even when an isolation layer is unavailable (for hosts that sandbox the container)")
       ->envname("WARMJAIL_ALLOW_DEGRADED");
+  app->add_flag("--danger-disable-isolation", c.disable_isolation,
+                "Run scripts WITHOUT namespaces, mounts, privilege drop or seccomp (with --allow-degraded "
+                "only; for measuring what the jail costs, never for untrusted code)");
   app->add_option("--sandbox-uid", c.sandbox_uid, "uid/gid scripts run as inside their user namespace")
       ->envname("WARMJAIL_SANDBOX_UID")->capture_default_str();
   app->add_option("--log-format", c.log_format, "json or text")->envname("WARMJAIL_LOG_FORMAT")->capture_default_str();
@@ -86,6 +89,7 @@ std::vector<std::string> ZygoteArgs(const Config& c, const wj::jail::CgroupManag
       "--cpu-seconds", std::to_string(static_cast<uint64_t>(std::ceil(c.limits.cpu_time_s))),
       "--tmp-mb", std::to_string(c.limits.tmp_mb),
       "--max-procs", std::to_string(c.limits.max_procs)};
+  if (c.disable_isolation) args.push_back("--danger-disable-isolation");
   if (cgroups) {
     args.insert(args.end(), {"--cgroup-version", std::to_string(cgroups->version()), "--cgroup-memory",
                              cgroups->memory_base(), "--cgroup-pids", cgroups->pids_base()});
@@ -102,7 +106,9 @@ struct Runtime {
 
 int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
   std::string cgroup_note;
-  std::unique_ptr<wj::jail::CgroupManager> cgroups = wj::jail::CgroupManager::Create(&cgroup_note);
+  std::unique_ptr<wj::jail::CgroupManager> cgroups;
+  if (config.disable_isolation) cgroup_note = "disabled by --danger-disable-isolation";
+  else cgroups = wj::jail::CgroupManager::Create(&cgroup_note);
   rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteArgs(config, cgroups.get(), spares),
                                                   wj::RecyclePolicy{config.recycle_requests, config.recycle_seconds});
   std::string error;
@@ -263,6 +269,8 @@ int main(int argc, char** argv) {
   zygote->add_option("--cpu-seconds", zopts.cpu_seconds);
   zygote->add_option("--tmp-mb", ztmp_mb);
   zygote->add_option("--max-procs", zopts.max_procs);
+  bool zno_isolation = false;
+  zygote->add_flag("--danger-disable-isolation", zno_isolation);
   zygote->add_option("--cgroup-version", zopts.cgroup_version);
   zygote->add_option("--cgroup-memory", zopts.cgroup_memory_base);
   zygote->add_option("--cgroup-pids", zopts.cgroup_pids_base);
@@ -284,6 +292,7 @@ int main(int argc, char** argv) {
     zopts.sandbox_uid = zuid;
     zopts.sandbox_gid = zuid;
     zopts.memory_bytes = zmemory_mb << 20;
+    if (zno_isolation) zopts.layers = wj::jail::Layers{false, false, false, false, false};
     zopts.tmp_bytes = ztmp_mb << 20;
     return wj::embed::ZygoteMain(zopts);
   }
