@@ -209,7 +209,7 @@ class Zygote {
 
   nlohmann::json Probe() {
     nlohmann::json layers = nlohmann::json::array();
-    for (const jail::LayerReport& report : jail::ProbeLayers(policy_)) {
+    for (const jail::LayerReport& report : jail::ProbeLayers(&policy_)) {
       layers.push_back({{"name", report.name}, {"active", report.active}, {"detail", report.detail}});
       if (!report.active) {
         if (report.name == "namespaces") policy_.layers.namespaces = false;

@@ -185,7 +185,8 @@ Status BuildRoot(const JailPolicy& policy, uint64_t tmp_bytes) {
   WJ_RETURN_IF_ERROR(MountTmp(policy, root + "/tmp", tmp_bytes));
   WJ_RETURN_IF_ERROR(MountDev(root));
   WJ_RETURN_IF_ERROR(MakeDirs(root + "/proc"));
-  if (::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr) != 0)
+  if (policy.mount_proc &&
+      ::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr) != 0)
     return Status::Errno("mount(proc, " + root + "/proc)");
   if (::mount(nullptr, root.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
     return Status::Errno("mount(" + root + ", MS_REMOUNT|MS_RDONLY)");

@@ -39,6 +39,11 @@ struct JailPolicy {
   // directory of the host, hidden only inside the child's mount namespace).
   std::string staging_dir = "/tmp";
   std::vector<BindMount> binds;
+  // A fresh /proc for the PID namespace. The kernel refuses to mount one
+  // where the host's /proc is partly masked (container runtimes mask it by
+  // default); the probe then turns this off and the sandbox has no /proc at
+  // all, rather than any view of the host's.
+  bool mount_proc = true;
   std::vector<sock_filter> seccomp_filter;  // compiled once, loaded last
   std::vector<std::string> environment;     // "KEY=value", the script's whole environment
   std::string hostname = "warmjail";

@@ -55,7 +55,8 @@ std::string TryLayers(JailPolicy policy, const Layers& layers) {
 
 }  // namespace
 
-std::vector<LayerReport> ProbeLayers(const JailPolicy& policy) {
+std::vector<LayerReport> ProbeLayers(JailPolicy* policy_in) {
+  JailPolicy& policy = *policy_in;
   struct Step {
     const char* name;
     bool Layers::*flag;
@@ -79,9 +80,20 @@ std::vector<LayerReport> ProbeLayers(const JailPolicy& policy) {
     } else {
       trying.*step.flag = true;
       std::string error = TryLayers(policy, trying);
+      if (!error.empty() && step.flag == &Layers::filesystem && error.rfind("mount(proc", 0) == 0) {
+        policy.mount_proc = false;
+        if (TryLayers(policy, trying).empty()) {
+          error.clear();
+        } else {
+          policy.mount_proc = true;
+        }
+      }
       if (error.empty()) {
         report.active = true;
-        report.detail = step.what;
+        report.detail = policy.mount_proc || step.flag != &Layers::filesystem
+                            ? step.what
+                            : "read-only root, private tmpfs /tmp, minimal /dev, NO /proc (the "
+                                            "host masks parts of its /proc, so the kernel refuses a new one)";
       } else {
         report.detail = error;
         trying.*step.flag = false;

@@ -17,6 +17,8 @@ struct LayerReport {
 
 // Tries policy's layers and returns one report per layer. A layer is only
 // tried when the ones before it work. Runs in the zygote before Python starts.
-std::vector<LayerReport> ProbeLayers(const JailPolicy& policy);
+// Where only the /proc mount fails (a masked host /proc), the filesystem
+// layer is kept without /proc and policy->mount_proc is turned off.
+std::vector<LayerReport> ProbeLayers(JailPolicy* policy);
 
 }  // namespace wj::jail

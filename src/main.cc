@@ -214,7 +214,7 @@ int Check(Config& config) {
   wj::jail::Status s = wj::jail::CompileSeccompFilter(&policy.seccomp_filter);
   std::vector<wj::jail::LayerReport> reports;
   if (s.ok()) {
-    reports = wj::jail::ProbeLayers(policy);
+    reports = wj::jail::ProbeLayers(&policy);
   } else {
     reports.push_back({"seccomp", false, s.message()});
   }
