@@ -1,5 +1,6 @@
 #include "src/contract.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace wj {
@@ -10,7 +11,30 @@ using nlohmann::json;
 ApiError Invalid(std::string message) { return ApiError{400, "invalid_request", std::move(message)}; }
 }  // namespace
 
+size_t NestingDepth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 std::variant<ExecuteRequest, ApiError> ParseExecuteRequest(std::string_view body, const Limits& max) {
+  // Serializing and freeing a document recurse once per level: a body nested
+  // a hundred thousand deep, small as it is, would overflow the stack.
+  if (NestingDepth(body) > kMaxNesting)
+    return Invalid("Request body nests deeper than " + std::to_string(kMaxNesting) + " levels");
   // Invalid UTF-8 is a parse error for nlohmann::json, so both cases of the
   // first row of the error table land here.
   json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);

@@ -26,6 +26,10 @@ struct ExecuteRequest {
   std::optional<uint64_t> memory_mb;
 };
 
+// The deepest nesting of arrays and objects in a JSON text (strings skipped).
+size_t NestingDepth(std::string_view text);
+inline constexpr size_t kMaxNesting = 512;
+
 // Validates `body` against the contract and the server's maxima.
 std::variant<ExecuteRequest, ApiError> ParseExecuteRequest(std::string_view body, const Limits& max);
 

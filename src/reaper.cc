@@ -1,5 +1,7 @@
 #include "src/reaper.h"
 
+#include <malloc.h>
+
 #include <cmath>
 
 #include "src/log.h"
@@ -38,8 +40,16 @@ void Reaper::Finish(Finishing done) {
 
 void Reaper::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
+  auto trimmed = std::chrono::steady_clock::now();
   while (!stopping_ || !waiting_.empty()) {
     wake_.wait_for(lock, std::chrono::milliseconds(5));
+    // Request bodies and outputs come and go in megabytes; hand the freed
+    // memory back to the system now and then instead of letting the
+    // allocator keep it.
+    if (std::chrono::steady_clock::now() - trimmed > std::chrono::seconds(10)) {
+      ::malloc_trim(0);
+      trimmed = std::chrono::steady_clock::now();
+    }
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       bool overdue = std::chrono::steady_clock::now() - it->since > std::chrono::seconds(10);
       if (overdue && !it->job->Finished()) it->job->Kill();  // a teardown never takes this long

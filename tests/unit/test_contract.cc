@@ -148,3 +148,13 @@ TEST_CASE("the result's JSON text is passed through unparsed: big integers survi
   CHECK(body.rfind("{\"result\":1180591620717411303424,", 0) == 0);
   CHECK(nlohmann::json::accept(body));
 }
+
+TEST_CASE("a body nested deeper than the limit is refused before it is parsed") {
+  std::string deep = "{\"script\": \"x\", \"input\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  ApiError e = ErrorOf(deep);
+  CHECK(e.status == 400);
+  CHECK(e.message.find("deeper than 512") != std::string::npos);
+  std::string ok = "{\"script\": \"x\", \"input\": " + std::string(500, '[') + std::string(500, ']') + "}";
+  CHECK(RequestOf(ok).input_json.has_value());
+  CHECK(NestingDepth(R"({"a": "[[[[", "b": [1, {"c": "\\"}]})") == 3);
+}

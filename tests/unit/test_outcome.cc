@@ -94,6 +94,9 @@ TEST_CASE("a forged or garbled document is crashed, never trusted as a server er
   Observation o = Started();
   o.doc = "{not json";
   CHECK(Run(o).outcome == Outcome::kCrashed);
+  o.doc = std::string("{\"ok\":true}\n7") + '\0' + ", \"injected\": 1";
+  REQUIRE(o.doc.size() == 29);
+  CHECK(Run(o).outcome == Outcome::kCrashed);
   o.doc = "{\"ok\":true}\n[1, NaN]";
   CHECK(Run(o).outcome == Outcome::kCrashed);
   o.doc = "{\"ok\":true}\n\"\xff\"";
