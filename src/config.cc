@@ -22,6 +22,9 @@ std::optional<std::string> Config::Finalize() {
   if (limits.max_procs == 0) return "--max-procs must be greater than 0";
   if (limits.tmp_mb == 0) return "--tmp-mb must be greater than 0";
   if (max_body_bytes == 0) return "--max-body-bytes must be greater than 0";
+  if (max_connections < workers + queue + 8)
+    return "--max-connections must leave room for every worker, every queue place and a few more";
+  if (request_read_timeout_s == 0) return "--request-read-timeout must be greater than 0";
   if (mode != "zygote" && mode != "cold") return "--mode must be zygote or cold";
   if (disable_isolation && !allow_degraded)
     return "--danger-disable-isolation runs scripts unconfined and needs --allow-degraded as well";

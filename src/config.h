@@ -22,6 +22,8 @@ struct Config {
   int port = 8080;
   unsigned workers = 0;  // 0: the number of CPUs
   unsigned queue = 64;
+  unsigned max_connections = 2048;      // connections served at once (a thread each)
+  unsigned request_read_timeout_s = 15; // a request must have arrived whole by then
   unsigned spares = 0;   // 0: as many as workers
   uint64_t recycle_requests = 10000;  // a fresh zygote after this many requests (0: never)
   uint64_t recycle_seconds = 3600;    // ... or after this long (0: never)

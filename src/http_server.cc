@@ -5,6 +5,7 @@
 #include <chrono>
 #include <random>
 
+#include "src/connections.h"
 #include "src/log.h"
 
 namespace wj {
@@ -90,10 +91,11 @@ HttpServer::~HttpServer() = default;
 
 bool HttpServer::Listen(std::string* error) {
   httplib::Server& svr = *server_;
-  // Waiting requests hold a thread each, so the pool covers every sandbox,
-  // every queue place and some more for health checks and quick refusals.
-  const size_t threads = config_.workers + config_.queue + 16;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t max_connections = config_.max_connections;
+  const std::chrono::seconds read_deadline(config_.request_read_timeout_s);
+  svr.new_task_queue = [max_connections, read_deadline] {
+    return ConnectionGuard::Get().NewTaskQueue(max_connections, read_deadline);
+  };
   svr.set_payload_max_length(config_.max_body_bytes);
   svr.set_read_timeout(10, 0);
   svr.set_write_timeout(10, 0);
@@ -111,6 +113,7 @@ bool HttpServer::Listen(std::string* error) {
       request.headers.emplace(lower, value);
     }
     HttpResponse response;
+    ConnectionGuard::Get().RequestRead();
     try {
       response = Dispatch(service_, request);
     } catch (const std::exception& e) {
@@ -118,6 +121,7 @@ bool HttpServer::Listen(std::string* error) {
       response = JsonError(500, "internal", "Internal server error");
     }
     Write(response, request.request_id, res);
+    ConnectionGuard::Get().ResponseDone();
   };
   for (const char* pattern : {".*"}) {
     svr.Get(pattern, handler);

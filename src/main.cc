@@ -62,6 +62,12 @@ void AddServeOptions(CLI::App* app, Config& c) {
   app->add_option("--workers", c.workers, "Sandboxes at once (default: CPUs)")->envname("WARMJAIL_WORKERS");
   app->add_option("--queue", c.queue, "Requests that may wait for a sandbox before 429")
       ->envname("WARMJAIL_QUEUE")->capture_default_str();
+  app->add_option("--max-connections", c.max_connections,
+                  "Connections served at once; more wait for a free one")
+      ->envname("WARMJAIL_MAX_CONNECTIONS")->capture_default_str();
+  app->add_option("--request-read-timeout", c.request_read_timeout_s,
+                  "Seconds a client has to send a whole request (slow clients are cut off)")
+      ->envname("WARMJAIL_REQUEST_READ_TIMEOUT")->capture_default_str();
   app->add_option("--max-body-bytes", c.max_body_bytes, "Largest request body, bytes")
       ->envname("WARMJAIL_MAX_BODY_BYTES")->capture_default_str();
   app->add_option("--spares", c.spares, "Sandboxes kept forked, jailed and warm, waiting for a request (default: --workers)")
