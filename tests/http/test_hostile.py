@@ -47,6 +47,9 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "ops"))
+import opslib  # noqa: E402  (the host-side checks: processes, cgroups, mounts)
+
 CASES_DIR = os.path.join(harness.REPO, "tests", "hostile", "cases")
 TOKEN = "wjhostile-" + secrets.token_hex(16)
 AUTH = {"Authorization": "Bearer " + TOKEN}
@@ -186,75 +189,6 @@ def brief(data):
     return json.dumps(shown)[:4000]
 
 
-# -- the host side: processes, cgroups, mounts ---------------------------------
-
-def read_mountinfo():
-    with open("/proc/self/mountinfo") as f:
-        return [line.rstrip("\n") for line in f]
-
-
-def mount_key(line):
-    """A mount without its IDs: (root, mount point, options, fs type, source)."""
-    left, _, right = line.partition(" - ")
-    parts = left.split()
-    return (parts[3], parts[4], parts[5], right)
-
-
-def process_table():
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/status" % entry) as f:
-                status = dict(line.split(":", 1) for line in f if ":" in line)
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-        except OSError:
-            continue
-        table[int(entry)] = {"ppid": int(status["PPid"].strip()), "state": status["State"].strip(),
-                             "name": status["Name"].strip(), "cmdline": cmdline}
-    return table
-
-
-def descendants(root_pid):
-    table = process_table()
-    children = {}
-    for pid, info in table.items():
-        children.setdefault(info["ppid"], []).append(pid)
-    out, todo = {}, list(children.get(root_pid, []))
-    while todo:
-        pid = todo.pop()
-        out[pid] = table[pid]
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def cgroup_bases(health):
-    detail = (((health or {}).get("isolation") or {}).get("memory_accounting") or {}).get("detail") or ""
-    return [p.rstrip(":,;") for p in re.findall(r"/sys/fs/cgroup/\S+", detail)]
-
-
-def leftover_cgroups(bases):
-    found = []
-    for base in bases:
-        for dirpath, dirnames, _ in os.walk(base):
-            for d in dirnames:
-                if d.startswith("sandbox-"):
-                    found.append(os.path.join(dirpath, d))
-    return sorted(found)
-
-
-def wait_until(check, seconds=8.0):
-    """Polls check() (returns a problem description or None) for a while."""
-    deadline = time.monotonic() + seconds
-    problem = check()
-    while problem and time.monotonic() < deadline:
-        time.sleep(0.2)
-        problem = check()
-    return problem
-
-
 class HostileSuite(harness.ServerTestCase):
     server_env = {"WARMJAIL_API_TOKEN": TOKEN}
     probe_result = None  # (ok, message), once run
@@ -262,7 +196,7 @@ class HostileSuite(harness.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.mounts_before = read_mountinfo()
+        cls.mounts_before = opslib.read_mountinfo()
         super().setUpClass()
 
     def post(self, body):
@@ -332,67 +266,26 @@ class HostileSuite(harness.ServerTestCase):
         self.assertEqual((status, health.get("status")), (200, "healthy"), brief(health))
 
         server_pid = self.server.proc.pid
-
         spares = int(health.get("spares", 0))
-
-        def stray():
-            # Allowed under the server: the zygote, and under it at most
-            # `spares` idle spare sandboxes, each exactly an init and its
-            # worker (a sandbox that ran a script is gone with everything
-            # the script started).
-            procs = descendants(server_pid)
-            zygotes = [pid for pid, info in procs.items()
-                       if info["ppid"] == server_pid and "__zygote" in info["cmdline"]
-                       and not info["state"].startswith("Z")]
-            if len(zygotes) != 1:
-                return "expected exactly one zygote under the server, found %s" % zygotes
-            zygote = zygotes[0]
-            inits = [pid for pid, info in procs.items() if info["ppid"] == zygote]
-            allowed = {zygote}
-            for init in inits:
-                workers = [pid for pid, info in procs.items() if info["ppid"] == init]
-                if len(workers) > 1:
-                    return "spare %d has %d children" % (init, len(workers))
-                allowed.add(init)
-                allowed.update(workers)
-            if len(inits) > spares:
-                return "%d sandboxes under the zygote, more than the %d spares" % (len(inits), spares)
-            bad = {pid: info for pid, info in procs.items()
-                   if pid not in allowed or info["state"].startswith("Z")}
-            if bad:
-                return "processes left under the server (pid %d): %s" % (server_pid, json.dumps(bad))
-            return None
-
-        problem = wait_until(stray)
+        # Allowed under the server: the zygote, and under it at most `spares`
+        # idle spare sandboxes, each an init and its worker (a sandbox that
+        # ran a script is gone with everything the script started).
+        problem = opslib.wait_until(lambda: opslib.stray_processes(server_pid, spares), seconds=8.0)
         self.assertIsNone(problem, problem)
 
-        cgroups = health.get("isolation", {}).get("memory_accounting", {})
-        if cgroups.get("mechanism") == "cgroup":
-            bases = cgroup_bases(health)
-            self.assertTrue(bases, "cgroups active but no base path in %r" % cgroups.get("detail"))
+        if opslib.uses_cgroups(health):
+            bases = opslib.cgroup_bases(health)
+            self.assertTrue(bases, "cgroups active but no base path in /health: %s" % brief(health))
             for base in bases:
                 self.assertTrue(os.path.isdir(base), "cgroup base %s does not exist" % base)
             # One cgroup per live sandbox: only the idle spares may have one.
-            def sandbox_cgroups():
-                return {os.path.basename(p) for p in leftover_cgroups(bases)}
-            problem = wait_until(lambda: ("leftover cgroups: %s" % sorted(sandbox_cgroups()))
-                                 if len(sandbox_cgroups()) > spares else None)
+            problem = opslib.wait_until(lambda: opslib.excess_cgroups(bases, spares), seconds=8.0)
             self.assertIsNone(problem, problem)
         else:
-            sys.stderr.write("\nnote: cgroups not active (%s); sandbox cgroup check not applicable\n"
-                             % cgroups.get("detail"))
+            sys.stderr.write("\nnote: memory limited by RLIMIT_AS; sandbox cgroup check not applicable\n")
 
-        before = {}
-        for line in self.mounts_before:
-            before[mount_key(line)] = before.get(mount_key(line), 0) + 1
-        new = []
-        for line in read_mountinfo():
-            key = mount_key(line)
-            if before.get(key, 0) > 0:
-                before[key] -= 1
-            else:
-                new.append(line)
-        self.assertEqual(new, [], "mounts that appeared on the host during the suite")
+        self.assertEqual(opslib.new_mounts(self.mounts_before), [],
+                         "mounts that appeared on the host during the suite")
 
 
 if __name__ == "__main__":
