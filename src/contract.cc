@@ -11,6 +11,10 @@ using nlohmann::json;
 ApiError Invalid(std::string message) { return ApiError{400, "invalid_request", std::move(message)}; }
 }  // namespace
 
+bool ValidJsonText(std::string_view text) {
+  return text.find('\0') == std::string_view::npos && json::accept(text.begin(), text.end());
+}
+
 size_t NestingDepth(std::string_view text) {
   size_t depth = 0, deepest = 0;
   bool in_string = false, escaped = false;

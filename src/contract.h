@@ -26,6 +26,12 @@ struct ExecuteRequest {
   std::optional<uint64_t> memory_mb;
 };
 
+// True when `text` is one complete, well-formed JSON value: valid UTF-8, no
+// NaN, and no raw NUL byte (which the parser would take for the end of the
+// input, accepting what comes before it). Result text from a sandbox is
+// spliced into a response only when this holds.
+bool ValidJsonText(std::string_view text);
+
 // The deepest nesting of arrays and objects in a JSON text (strings skipped).
 size_t NestingDepth(std::string_view text);
 inline constexpr size_t kMaxNesting = 512;

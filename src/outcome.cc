@@ -80,10 +80,8 @@ void Interpret(const Observation& seen, SandboxResult* r) {
     if (doc.is_object() && doc.contains("stages") && doc["stages"].is_array()) r->stages = std::move(doc["stages"]);
     if (doc.is_object() && doc.value("ok", false) == true && newline != std::string::npos) {
       std::string_view text(seen.doc.data() + newline + 1, seen.doc.size() - newline - 1);
-      // The child is untrusted: only well-formed JSON (valid UTF-8, no NaN,
-      // no raw NUL, which the parser would take for the end of the input)
-      // is spliced into the response.
-      if (text.find('\0') == std::string_view::npos && json::accept(text.begin(), text.end())) {
+      // The child is untrusted: only well-formed JSON is spliced into the response.
+      if (ValidJsonText(text)) {
         r->outcome = Outcome::kOk;
         r->script_ran = true;
         r->result_json.assign(text);
