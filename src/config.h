@@ -1,4 +1,4 @@
-// Server configuration: the limits of SPEC §3 as server-wide maxima, and how
+// Server configuration: the limits of docs/API.md as server-wide maxima, and how
 // a request's own `limits` are clamped by them.
 #pragma once
 #include <cstdint>

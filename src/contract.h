@@ -1,4 +1,4 @@
-// The /execute contract of SPEC §1, free of any transport: parsing and
+// The /execute contract of docs/API.md, free of any transport: parsing and
 // validating a request, and turning an outcome into a status and JSON body.
 #pragma once
 #include <nlohmann/json.hpp>

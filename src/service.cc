@@ -94,7 +94,7 @@ nlohmann::json Service::Layers() const {
     for (const auto& layer : report["layers"])
       layers[layer.value("name", "?")] = {{"active", layer.value("active", false)}, {"detail", layer.value("detail", "")}};
   // Memory is always limited: by a cgroup where the host delegates one, else
-  // by RLIMIT_AS above the zygote's footprint (SPEC section 3).
+  // by RLIMIT_AS above the zygote's footprint (docs/API.md, Limits).
   if (cgroups_) {
     layers["memory_accounting"] = {{"active", true}, {"mechanism", "cgroup"},
                                    {"detail", cgroups_->Describe() + ": memory and pids limits per sandbox"}};

@@ -1,4 +1,4 @@
-"""SPEC section 1: every row of the error table, plus the API surface
+"""docs/API.md: every row of the error table, plus the API surface
 (404/405, X-Request-Id, auth, health, metrics)."""
 
 import ast
@@ -25,7 +25,7 @@ def src(text):
 
 
 def syntax_message(source):
-    """The SPEC's syntax_error text, computed with this same CPython 3.11."""
+    """docs/API.md's syntax_error text, computed with this same CPython 3.11."""
     try:
         ast.parse(source)
     except SyntaxError as e:

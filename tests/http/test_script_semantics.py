@@ -1,4 +1,4 @@
-"""SPEC section 2 behaviours that need no kernel sandbox: fresh module state,
+"""docs/API.md's "What a script sees" behaviours that need no kernel sandbox: fresh module state,
 fresh randomness, module naming, async main, input, results, output capture."""
 
 import os

@@ -8,7 +8,7 @@
 
 using namespace wj;
 
-TEST_CASE("defaults follow SPEC section 3") {
+TEST_CASE("defaults follow docs/API.md's limits") {
   Config c;
   REQUIRE_FALSE(c.Finalize().has_value());
   CHECK(c.limits.timeout_s == 30);
