@@ -14,7 +14,7 @@
 FROM debian:bookworm-slim AS build
 WORKDIR /src
 COPY . .
-RUN scripts/install-deps && scripts/build && strip --strip-debug build/warmjail
+RUN scripts/install-deps run && BUILD_TESTING=OFF scripts/build && strip --strip-debug build/warmjail
 
 # --- runtime: the binary and its runtime packages, nothing else ---------------
 FROM debian:bookworm-slim
