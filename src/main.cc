@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -141,12 +143,6 @@ int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
 }
 
 int Serve(Config& config) {
-  if (const char* port = std::getenv("PORT"); port && !std::getenv("WARMJAIL_PORT")) {
-    try {
-      config.port = std::stoi(port);
-    } catch (...) {
-    }
-  }
   // Signals are taken by one thread with sigwait(); every thread started
   // from here on inherits the blocked mask.
   sigset_t signals;
@@ -285,6 +281,19 @@ int main(int argc, char** argv) {
   AddServeOptions(&app, config);
   AddLimitOptions(&app, config);
   app.fallthrough(false);
+
+  // $PORT (what platforms such as Cloud Run and the image set) is the port's
+  // default: --port and WARMJAIL_PORT, parsed next, still override it.
+  if (const char* port = std::getenv("PORT"); port && !std::getenv("WARMJAIL_PORT")) {
+    char* end = nullptr;
+    errno = 0;
+    const long value = std::strtol(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || errno != 0 || value < 0 || value > 65535) {
+      std::cerr << "warmjail: PORT must be a port number (0-65535), not '" << port << "'\n";
+      return 2;
+    }
+    config.port = static_cast<int>(value);
+  }
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,77 @@
+"""`warmjail serve` and the port it listens on: $PORT is the default that
+platforms and the image set, --port and WARMJAIL_PORT override it, and a PORT
+that is not a port number is a usage error (exit 2), never ignored."""
+
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def serve(args, env_extra, seconds=60.0):
+    """Starts `warmjail serve ARGS` with the environment plus env_extra;
+    returns the process once it has exited or some port answers /healthz."""
+    env = {k: v for k, v in os.environ.items() if k != "PORT" and not k.startswith("WARMJAIL_PORT")}
+    env.update(env_extra)
+    return subprocess.Popen([harness.BIN, "serve", "--host", harness.HOST] + args + harness.test_args(),
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_healthy(proc, port, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if harness.request(port, "GET", "/healthz", timeout=2)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def refused(port):
+    try:
+        harness.request(port, "GET", "/healthz", timeout=2)
+        return False
+    except OSError:
+        return True
+
+
+class ServePort(unittest.TestCase):
+    def start(self, args, env):
+        proc = serve(args, env)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        return proc
+
+    def test_port_flag_overrides_port_env(self):
+        env_port, flag_port = harness.free_port(), harness.free_port()
+        proc = self.start(["--port", str(flag_port)], {"PORT": str(env_port)})
+        self.assertTrue(wait_healthy(proc, flag_port), "not serving on --port %d" % flag_port)
+        self.assertTrue(refused(env_port), "also serving on $PORT %d" % env_port)
+
+    def test_warmjail_port_overrides_port_env(self):
+        env_port, wj_port = harness.free_port(), harness.free_port()
+        proc = self.start([], {"PORT": str(env_port), "WARMJAIL_PORT": str(wj_port)})
+        self.assertTrue(wait_healthy(proc, wj_port), "not serving on WARMJAIL_PORT %d" % wj_port)
+
+    def test_port_env_is_the_default(self):
+        port = harness.free_port()
+        proc = self.start([], {"PORT": str(port)})
+        self.assertTrue(wait_healthy(proc, port), "not serving on $PORT %d" % port)
+
+    def test_bad_port_env_is_a_usage_error(self):
+        for bad in ("http", "80x", "70000", ""):
+            with self.subTest(PORT=bad):
+                proc = self.start([], {"PORT": bad})
+                _, err = proc.communicate(timeout=30)
+                self.assertEqual(proc.returncode, 2, err)
+                self.assertIn(b"PORT must be a port number", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
