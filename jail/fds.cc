@@ -58,4 +58,18 @@ Status KeepOnlyChildFds(const ChildFds& fds) {
   return Status::Ok();
 }
 
+Status OpenOwnStdin() {
+  // The zygote's /dev/null is one open file description: its status flags,
+  // owner and signal would carry from one request to the next.
+  int fd = ::open("/dev/null", O_RDONLY);
+  if (fd < 0) return Status::Errno("open(/dev/null)");
+  if (fd != STDIN_FILENO) {
+    int rc = ::dup2(fd, STDIN_FILENO);
+    int err = errno;
+    ::close(fd);
+    if (rc < 0) return Status::Errno("dup2(/dev/null, 0)", err);
+  }
+  return Status::Ok();
+}
+
 }  // namespace wj::jail

@@ -13,5 +13,8 @@ Status DieWithParent();
 // fds.stdin/stdout/stderr become 0/1/2, fds.result kResultFd, fds.status
 // kStatusFd and fds.spare kSpareFd; every other descriptor, including the zygote's control socket, is closed.
 Status KeepOnlyChildFds(const ChildFds& fds);
+// fd 0 becomes a /dev/null of the child's own, opened in its own root, in
+// place of the zygote's shared one.
+Status OpenOwnStdin();
 
 }  // namespace wj::jail

@@ -127,6 +127,37 @@ Status MountDev(const std::string& root) {
   return Status::Ok();
 }
 
+// Host-wide /proc entries with nothing a script needs: the host's boot
+// command line and boot id, kernel memory and keys, timers and scheduler
+// state of every CPU, hardware lists. Masked the way container runtimes mask
+// them: a file by /dev/null, a directory by an empty read-only tmpfs.
+constexpr const char* kMaskedProcEntries[] = {
+    "cmdline",    "sys/kernel/random/boot_id", "bootconfig", "config.gz", "kcore",       "keys",  "key-users",
+    "timer_list", "timer_stats",               "sched_debug", "latency_stats", "acpi", "asound", "scsi",
+    "driver",     "bus"};
+
+Status MaskProcEntries(const std::string& root) {
+  const std::string null = root + "/dev/null";
+  // Not nodev: the mask is the device node itself, and must open.
+  const unsigned long null_flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | LockedFlags(null);
+  for (const char* entry : kMaskedProcEntries) {
+    std::string path = root + "/proc/" + entry;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) continue;  // not in this kernel
+    if (S_ISDIR(st.st_mode)) {
+      if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=4k,nr_inodes=2,mode=0555") != 0)
+        return Status::Errno("mount(tmpfs, " + path + ", MS_RDONLY)");
+      continue;
+    }
+    if (::mount(null.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      return Status::Errno("mount(" + null + ", " + path + ", MS_BIND)");
+    if (::mount(nullptr, path.c_str(), nullptr, null_flags, nullptr) != 0)
+      return Status::Errno("mount(" + path + ", MS_REMOUNT|MS_BIND|MS_RDONLY)");
+  }
+  return Status::Ok();
+}
+
 Status WriteEtc(const JailPolicy& policy, const std::string& root) {
   WJ_RETURN_IF_ERROR(MakeDirs(root + "/etc"));
   std::string uid = std::to_string(policy.sandbox_uid), gid = std::to_string(policy.sandbox_gid);
@@ -185,9 +216,11 @@ Status BuildRoot(const JailPolicy& policy, uint64_t tmp_bytes) {
   WJ_RETURN_IF_ERROR(MountTmp(policy, root + "/tmp", tmp_bytes));
   WJ_RETURN_IF_ERROR(MountDev(root));
   WJ_RETURN_IF_ERROR(MakeDirs(root + "/proc"));
-  if (policy.mount_proc &&
-      ::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr) != 0)
-    return Status::Errno("mount(proc, " + root + "/proc)");
+  if (policy.mount_proc) {
+    if (::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr) != 0)
+      return Status::Errno("mount(proc, " + root + "/proc)");
+    WJ_RETURN_IF_ERROR(MaskProcEntries(root));
+  }
   if (::mount(nullptr, root.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
     return Status::Errno("mount(" + root + ", MS_REMOUNT|MS_RDONLY)");
 

@@ -56,7 +56,7 @@ struct ChildLimits {
   uint64_t file_size_bytes = 64ull << 20;
   uint64_t tmp_bytes = 64ull << 20;
   uint32_t max_procs = 32;
-  uint32_t max_open_files = 256;
+  uint32_t max_open_files = 64;  // also bounds the pipe and socket buffers RLIMIT_AS does not see
 };
 
 // The descriptors a child keeps; everything else is closed.

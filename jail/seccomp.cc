@@ -1,6 +1,8 @@
 #include "jail/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -23,15 +25,15 @@ namespace {
 // loads kernel modules, creates namespaces, execs, or reaches a network.
 const char* const kAllowed[] = {
     // files and descriptors
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2",
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
     "lseek", "close", "close_range", "open", "openat", "openat2", "creat", "stat", "fstat", "lstat",
     "newfstatat", "statx", "statfs", "fstatfs", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
     "getdents", "getdents64", "getcwd", "chdir", "fchdir", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat",
     "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "chmod", "fchmod", "fchmodat",
-    "truncate", "ftruncate", "fsync", "fdatasync", "flock", "fcntl", "dup", "dup2", "dup3", "pipe", "pipe2",
-    "umask", "utime", "utimes", "utimensat", "futimesat", "fadvise64", "fallocate", "sendfile",
+    "truncate", "ftruncate", "fsync", "fdatasync", "dup", "dup2", "dup3", "pipe", "pipe2",
+    "umask", "utime", "utimes", "utimensat", "futimesat", "fallocate", "sendfile",
     "copy_file_range", "splice", "tee", "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr",
-    "flistxattr", "memfd_create", "sync_file_range",
+    "flistxattr", "sync_file_range",
     // memory
     "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "msync", "mincore", "get_mempolicy", "membarrier",
     // signals and time
@@ -46,12 +48,12 @@ const char* const kAllowed[] = {
     "sched_getscheduler", "sched_get_priority_max", "sched_get_priority_min", "getpriority", "getcpu",
     "getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
     "getgroups", "getpgid", "getpgrp", "getsid", "setsid", "setpgid", "capget", "getrusage", "times",
-    "getrlimit", "uname", "sysinfo", "getrandom", "arch_prctl", "prlimit64", "setrlimit",
+    "getrlimit", "uname", "sysinfo", "getrandom", "arch_prctl", "setrlimit",
     // polling and local IPC
     "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
     "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "connect", "bind", "listen", "accept", "accept4",
     "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "getsockname",
-    "getpeername", "setsockopt", "getsockopt",
+    "getpeername", "getsockopt",
 };
 
 // The clone() flags that would create namespaces; threads and forks never
@@ -74,6 +76,23 @@ class FilterBuilder {
   }
   FilterBuilder& AllowIf(const char* name, std::initializer_list<scmp_arg_cmp> when) {
     Add(SCMP_ACT_ALLOW, name, when);
+    return *this;
+  }
+  // Allowed when argument `arg`, an int to the kernel, is one of `values`.
+  // The kernel ignores the upper half of an int argument, so the comparison
+  // must too: a plain 64-bit compare against a list would still be safe (it
+  // refuses), but a not-equal would not be.
+  FilterBuilder& AllowIfArg32(const char* name, unsigned arg, std::initializer_list<uint32_t> values) {
+    for (uint32_t value : values) Add(SCMP_ACT_ALLOW, name, {SCMP_CMP64(arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, value)});
+    return *this;
+  }
+  // Allowed when int argument `arg` is `value` and int argument `arg2` one of `values`.
+  FilterBuilder& AllowIfArgs32(const char* name, unsigned arg, uint32_t value, unsigned arg2,
+                               std::initializer_list<uint32_t> values) {
+    for (uint32_t second : values)
+      Add(SCMP_ACT_ALLOW, name,
+          {SCMP_CMP64(arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, value),
+           SCMP_CMP64(arg2, SCMP_CMP_MASKED_EQ, 0xffffffffu, second)});
     return *this;
   }
   FilterBuilder& Refuse(const char* name, int err) {
@@ -141,6 +160,32 @@ Status CompileSeccompFilter(std::vector<sock_filter>* program) {
       .AllowIf("ioctl", {SCMP_A1(SCMP_CMP_EQ, FIONBIO)})
       .AllowIf("ioctl", {SCMP_A1(SCMP_CMP_EQ, FIOCLEX)})
       .AllowIf("ioctl", {SCMP_A1(SCMP_CMP_EQ, FIONCLEX)})
+      // Descriptor flags and duplication only. No record locks (F_SETLK*,
+      // F_OFD_SETLK*, F_GETLK), leases or dnotify: a lock on a host file bound
+      // into the sandbox (a stdlib module, /dev/null) is seen host-wide. No
+      // F_SETPIPE_SZ: a pipe's pages are not in RLIMIT_AS, and the default
+      // size keeps them bounded by the descriptor count. No F_SETSIG/F_SETOWN.
+      .AllowIfArg32("fcntl", 1, {F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ})
+      // RWF_NOWAIT answers EAGAIN for a page not in the page cache: a probe of
+      // which files (modules) another tenant has read.
+      .AllowIf("preadv2", {SCMP_A5(SCMP_CMP_MASKED_EQ, RWF_NOWAIT, 0)})
+      .AllowIf("pwritev2", {SCMP_A5(SCMP_CMP_MASKED_EQ, RWF_NOWAIT, 0)})
+      // Advice, but no POSIX_FADV_DONTNEED: evicting a shared file's pages is
+      // the other half of a page-cache probe.
+      .AllowIfArg32("fadvise64", 3,
+                    {POSIX_FADV_NORMAL, POSIX_FADV_RANDOM, POSIX_FADV_SEQUENTIAL, POSIX_FADV_WILLNEED,
+                     POSIX_FADV_NOREUSE})
+      // Its own limits only (pid 0): not the init's, which shares the uid.
+      .AllowIf("prlimit64", {SCMP_A0(SCMP_CMP_EQ, 0)})
+      // Socket options a Unix socket has use for, but not SO_SNDBUF/SO_RCVBUF:
+      // a socket's queued bytes are not in RLIMIT_AS, and the default buffer
+      // is half what they may raise it to.
+      .AllowIfArgs32("setsockopt", 1, SOL_SOCKET, 2,
+                     {SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_PASSCRED, SO_RCVLOWAT, SO_SNDLOWAT, SO_PEEK_OFF,
+                      SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD, SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW})
+      // memfd_create and flock are not on the list: a memfd's pages are not in
+      // RLIMIT_AS (nothing of Python, numpy or pandas creates one), and
+      // flock() on a bound host file is host-wide like fcntl's locks.
       // Thread names and the like; not PR_SET_SECCOMP, PR_SET_DUMPABLE, ...
       .AllowIf("prctl", {SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)})
       .AllowIf("prctl", {SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)})
@@ -160,7 +205,9 @@ Status LoadSeccompFilter(const std::vector<sock_filter>& program) {
 
 std::vector<std::string> AllowedSyscallNames() {
   std::vector<std::string> names(std::begin(kAllowed), std::end(kAllowed));
-  for (const char* conditional : {"socket", "socketpair", "clone", "ioctl", "prctl"}) names.emplace_back(conditional);
+  for (const char* conditional : {"socket", "socketpair", "clone", "ioctl", "prctl", "fcntl", "preadv2", "pwritev2",
+                                  "fadvise64", "prlimit64", "setsockopt"})
+    names.emplace_back(conditional);
   return names;
 }
 

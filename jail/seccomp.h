@@ -20,8 +20,8 @@ Status CompileSeccompFilter(std::vector<sock_filter>* program);
 // Child side: no_new_privs must already be set.
 Status LoadSeccompFilter(const std::vector<sock_filter>& program);
 
-// The names of the syscalls the allowlist admits unconditionally (for the
-// probe, docs and tests).
+// The names of the syscalls the allowlist admits, unconditionally or for
+// some arguments (for the probe, docs and tests).
 std::vector<std::string> AllowedSyscallNames();
 
 }  // namespace wj::jail

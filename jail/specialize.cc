@@ -102,6 +102,7 @@ Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const Chi
   } else if (::chdir("/tmp") != 0) {
     return Status::Errno("chdir(/tmp)");
   }
+  WJ_RETURN_IF_ERROR(OpenOwnStdin());
   times->Mark("mounts");
   // 4. Limits (the cgroup was joined from the parent before release).
   WJ_RETURN_IF_ERROR(ApplyRlimits(limits));

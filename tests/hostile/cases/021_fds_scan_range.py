@@ -1,5 +1,5 @@
 # expect: {"status": 200, "result": {"open": [], "errnos": [9]}}
-# Brute force: fstat() every descriptor number 4..1024 (RLIMIT_NOFILE is 256,
+# Brute force: fstat() every descriptor number 4..1024 (RLIMIT_NOFILE is 64,
 # so anything above would be an inherited leak) and try to use any that is
 # open as a socket (accept on the server's listening socket).
 import os
