@@ -699,8 +699,10 @@ class Zygote {
       }
       child.cpu_seen_us = std::max(child.cpu_seen_us, used);
       if (child.cpu_limit_us != 0 && used > child.cpu_start_us + child.cpu_limit_us) {
-        // The init: with it goes every process of the PID namespace.
+        // The init: with it goes every process of the PID namespace (without
+        // one, the session the child made for itself: the server's rule).
         ::kill(pid, SIGKILL);
+        if (!policy_.layers.namespaces) ::kill(-pid, SIGKILL);
         child.cpu_killed = true;
       }
     }
