@@ -248,6 +248,11 @@ int Check(Config& config) {
     all = all && r.active;
   }
   std::printf("running as uid %d; scripts run as uid %u in their user namespace\n", ::geteuid(), config.sandbox_uid);
+  if (policy.outer_is_root && config.sandbox_uid_count > 0)
+    std::printf("each live sandbox gets its own host uid from %u to %u\n", config.sandbox_uid_first,
+                config.sandbox_uid_first + config.sandbox_uid_count - 1);
+  else
+    std::printf("every sandbox runs as host uid %u (per-user kernel quotas are shared)\n", policy.outer_uid);
   return all ? 0 : 1;
 }
 
