@@ -66,12 +66,16 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
   }
   UniqueFd ours(pair[0]), theirs(pair[1]);
   // The half of the host uid range no live zygote leases from (with at most
-  // one zygote retiring at a time, there is always one).
-  int uid_half = 0;
+  // one zygote retiring at a time, there is always one): the other half than
+  // the last zygote's, so that after a crash the dying zygote's sandboxes
+  // (killed by PR_SET_PDEATHSIG, not yet gone) do not meet new ones on a uid.
+  int uid_half;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    uid_half = 1 - last_uid_half_;
     for (const auto& other : instances_)
-      if (!other->finished && other->uid_half == 0) uid_half = 1;
+      if (!other->finished && other->uid_half == uid_half) uid_half = 1 - uid_half;
+    last_uid_half_ = uid_half;
   }
   embed::ZygoteOptions options = options_;
   options.host_uid_count /= 2;

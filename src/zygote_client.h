@@ -139,6 +139,7 @@ class ZygoteClient {
   std::shared_ptr<Instance> current_;
   nlohmann::json last_report_;  // kept while a dead zygote is being replaced
   std::vector<std::shared_ptr<Instance>> instances_;  // current and retiring ones
+  int last_uid_half_ = 1;  // the first zygote takes half 0
   std::map<uint64_t, Pending> jobs_;
   std::thread supervisor_;
   std::mutex send_mu_;
