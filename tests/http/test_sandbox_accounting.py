@@ -3,8 +3,11 @@ sandbox (all its processes, live and exited) and, as root, a host uid per
 live sandbox, so per-user kernel quotas (here: pipe buffers) are each its own.
 """
 
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -161,6 +164,27 @@ class HostUidPerSandbox(harness.ServerTestCase):
         self.assertGreaterEqual(hog["r"][2]["result"] * 256, soft)
         # ...and a concurrent sandbox's new pipe still has the default 64 KiB.
         self.assertEqual((status, data.get("result")), (200, 65536), data)
+
+
+class SetupFailureReason(unittest.TestCase):
+    """A sandbox whose set-up fails says why, and the reason reaches the
+    answer and the log (it used to be written where a spare's result goes,
+    /dev/null, leaving only "exited during set-up (status N)")."""
+
+    def test_reason_reaches_the_answer_and_the_log(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+            f.write("def main():\n    return 1\n")
+            f.flush()
+            os.chmod(f.name, 0o644)  # readable by the unprivileged run's server
+            # One process per sandbox: its init cannot fork the worker.
+            run = subprocess.run([harness.BIN, "run", "--max-procs", "1", f.name],
+                                 capture_output=True, text=True, timeout=120)
+        why = "fork(worker): Resource temporarily unavailable"
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertEqual(json.loads(run.stdout)["error"],
+                         "Sandbox unavailable: Sandbox could not be started: " + why)
+        logged = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+        self.assertIn({"event": "zygote", "message": "sandbox set-up failed: " + why}, logged, run.stderr)
 
 
 if __name__ == "__main__":
