@@ -208,6 +208,7 @@ class Zygote {
     uint64_t cpu_limit_us = 0;
     uint64_t cpu_seen_us = 0;
     bool cpu_killed = false;
+    std::map<pid_t, uint64_t> cpu_own_ticks;  // without a cgroup counter: see ProcessTable
   };
   struct PendingJob {
     proto::Message msg;
@@ -674,11 +675,11 @@ class Zygote {
   // All of the sandbox's processes, live and exited, in microseconds: the
   // cgroup's counter, else the process tree below its init (one /proc pass,
   // shared by every sandbox sampled at once).
-  uint64_t SandboxCpuUs(const Child& child, std::optional<jail::ProcessTable>* table) {
+  uint64_t SandboxCpuUs(Child& child, std::optional<jail::ProcessTable>* table) {
     uint64_t us = 0;
     if (child.cpu && child.cpu->UsageUs(&us)) return us;
     if (!*table) *table = jail::ProcessTable::Read();
-    return (*table)->TreeCpuUs(child.pid);
+    return (*table)->TreeCpuUs(child.pid, &child.cpu_own_ticks);
   }
 
   void WatchCpu() {

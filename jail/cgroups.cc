@@ -358,8 +358,9 @@ ProcessTable ProcessTable::Read() {
     if (std::sscanf(end + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ppid, &utime,
                     &stime, &cutime, &cstime) != 5)
       continue;
-    table.entries_.push_back({static_cast<pid_t>(std::atoi(e->d_name)), static_cast<pid_t>(ppid),
-                              utime + stime + static_cast<uint64_t>(std::max(0LL, cutime) + std::max(0LL, cstime))});
+    uint64_t own = utime + stime;
+    table.entries_.push_back({static_cast<pid_t>(std::atoi(e->d_name)), static_cast<pid_t>(ppid), own,
+                              own + static_cast<uint64_t>(std::max(0LL, cutime) + std::max(0LL, cstime))});
   }
   ::closedir(proc);
   std::sort(table.entries_.begin(), table.entries_.end(),
@@ -367,13 +368,19 @@ ProcessTable ProcessTable::Read() {
   return table;
 }
 
-uint64_t ProcessTable::TreeCpuUs(pid_t root) const {
+uint64_t ProcessTable::TreeCpuUs(pid_t root, std::map<pid_t, uint64_t>* seen) const {
   static const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
   uint64_t ticks = 0;
   bool found = false;
+  auto remember = [&](const Entry& e) {
+    auto it = seen->find(e.pid);
+    if (it != seen->end()) it->second = std::max(it->second, e.own);
+    else if (seen->size() < kMaxSeen) seen->emplace(e.pid, e.own);
+  };
   for (const Entry& e : entries_) {
     if (e.pid == root) {
       ticks += e.ticks;
+      remember(e);
       found = true;
       break;
     }
@@ -390,11 +397,14 @@ uint64_t ProcessTable::TreeCpuUs(pid_t root) const {
                                   [](const Entry& a, const Entry& b) { return a.ppid < b.ppid; });
     for (auto it = range.first; it != range.second; ++it) {
       ticks += it->ticks;
+      remember(*it);
       todo.push_back(it->pid);
       ++visits;
     }
   }
-  return ticks * 1000000 / static_cast<uint64_t>(ticks_per_s > 0 ? ticks_per_s : 100);
+  uint64_t remembered = 0;
+  for (const auto& [pid, own] : *seen) remembered += own;
+  return std::max(ticks, remembered) * 1000000 / static_cast<uint64_t>(ticks_per_s > 0 ? ticks_per_s : 100);
 }
 
 }  // namespace wj::jail

@@ -4,7 +4,10 @@
 // to place the child in, reads the OOM count after the child is reaped, and
 // removes them.
 #pragma once
+#include <sys/types.h>
+
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,19 +66,26 @@ class CpuCgroup {
 
 // Without such a counter: the CPU time of a process tree, from one pass over
 // /proc. Each process counts its own user and system time and what it has
-// reaped (cutime, cstime): together every process of the tree, live or
-// exited, except the ones that exited unreaped since the last pass.
+// reaped (cutime, cstime): together every live process of the tree and every
+// exited one its parent reaped. A process reaped by the kernel instead (its
+// parent ignores SIGCHLD) takes its time with it; `seen`, kept from pass to
+// pass, remembers each process's own time as last seen, so such a process
+// still counts with what it had used at the last pass.
 class ProcessTable {
  public:
   static ProcessTable Read();
-  // `root` and every process below it; 0 when `root` is not in the table.
-  uint64_t TreeCpuUs(pid_t root) const;
+  // `root` and every process below it, in microseconds: the larger of the
+  // tree's sum now and the sum of `seen` (updated here; at most kMaxSeen
+  // processes are remembered). 0 when `root` is not in the table.
+  uint64_t TreeCpuUs(pid_t root, std::map<pid_t, uint64_t>* seen) const;
+  static constexpr size_t kMaxSeen = 4096;
 
  private:
   struct Entry {
     pid_t pid;
     pid_t ppid;
-    uint64_t ticks;  // utime + stime + cutime + cstime
+    uint64_t own;    // utime + stime
+    uint64_t ticks;  // own + cutime + cstime
   };
   std::vector<Entry> entries_;  // sorted by ppid
 };
