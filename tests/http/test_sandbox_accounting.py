@@ -41,6 +41,32 @@ BUSY_CHILDREN = src("""
         return "children ended"
     """)
 
+# Short-lived children, two at a time, never waited for (the kernel reaps
+# them itself, so their time is added to no parent's): at any moment the live
+# processes hold little CPU time, but together they use as much as they like.
+UNWAITED_CHILDREN = src("""
+    import os, signal, time
+
+    def main():
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        alive = set()
+        while True:
+            while len(alive) < 2:
+                pid = os.fork()
+                if pid == 0:
+                    start = time.process_time()
+                    while time.process_time() - start < 0.3:
+                        pass
+                    os._exit(0)
+                alive.add(pid)
+            time.sleep(0.02)
+            for pid in list(alive):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    alive.discard(pid)
+    """)
+
 # Holds every descriptor it may open as a pipe of the largest size: far over
 # the per-user soft quota of pipe pages (fs.pipe-user-pages-soft).
 PIPE_HOG = src("""
@@ -111,6 +137,11 @@ class CpuPerSandbox(harness.ServerTestCase):
         cpu_ms = line[-1]["cpu_ms"]
         self.assertGreaterEqual(cpu_ms, 2000, line[-1])
         self.assertLessEqual(cpu_ms, 2000 + 1000, line[-1])
+
+    def test_children_reaped_by_the_kernel_count_too(self):
+        status, _, data = self.script(UNWAITED_CHILDREN)
+        self.assertEqual((status, data.get("error_type"), data.get("error")),
+                         (422, "timeout", "Script execution timeout (2 seconds)"), data)
 
 
 # The unprivileged run (tests/unprivileged) sets WARMJAIL_REAL_BIN: such a
