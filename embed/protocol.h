@@ -1,7 +1,10 @@
 // The wire protocol between the server and the zygote: fixed-size messages on
 // a SOCK_SEQPACKET socketpair, descriptors passed alongside with SCM_RIGHTS.
 //
-//   server -> zygote  kJob      fds: payload memfd, stdout, stderr, result
+//   server -> zygote  kConfigure once, first: the zygote's options
+//                               (text: embed::EncodeOptions), so that its
+//                               argv carries nothing of the host
+//                     kJob      fds: payload memfd, stdout, stderr, result
 //                               pipes (write ends); the zygote forwards it
 //                               to a ready spare child, which runs it
 //   zygote -> server  kReady    once, after warm-up; text: probe report JSON
@@ -19,7 +22,7 @@
 
 namespace wj::proto {
 
-enum class Kind : uint32_t { kJob = 1, kReady = 2, kStarted = 3, kExited = 4, kRejected = 5 };
+enum class Kind : uint32_t { kJob = 1, kReady = 2, kStarted = 3, kExited = 4, kRejected = 5, kConfigure = 6 };
 
 inline constexpr uint32_t kHasInput = 1;
 inline constexpr size_t kJobFixedFds = 4;

@@ -22,8 +22,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
+#include <cstring>
 
 #include "embed/interpreter.h"
 #include "embed/protocol.h"
@@ -40,8 +42,11 @@ namespace wj::embed {
 
 namespace {
 
+// One JSON object per line, as the server logs (stderr is the server's).
 void Log(const std::string& line) {
-  std::string text = "warmjail zygote: " + line + "\n";
+  std::string text = nlohmann::json{{"event", "zygote"}, {"message", line}}.dump(
+                         -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                     "\n";
   (void)!::write(STDERR_FILENO, text.data(), text.size());
 }
 
@@ -139,9 +144,11 @@ class Zygote {
     sigaddset(&mask, SIGCHLD);
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
     sigchld_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (options_.cgroup_version != 0)
+    if (options_.cgroup_version != 0) {
       cgroups_ = jail::CgroupManager::Attach(options_.cgroup_version, options_.cgroup_memory_base,
                                              options_.cgroup_pids_base);
+      cgroups_->set_cpuacct_base(options_.cgroup_cpuacct_base);
+    }
 
     nlohmann::json ready;
     try {
@@ -172,9 +179,11 @@ class Zygote {
     ready["binds"] = policy_.binds.size();
     proto::Message msg{proto::Kind::kReady};
     msg.footprint_bytes = footprint_;
-    if (!proto::Send(options_.control_fd, msg, ready.dump())) return 1;
+    if (!proto::Send(kControlFd, msg, ready.dump())) return 1;
     Replenish();
-    return Loop();
+    int rc = Loop();
+    EndChildren();
+    return rc;
   }
 
  private:
@@ -183,10 +192,23 @@ class Zygote {
     pid_t pid = -1;
     UniqueFd sock;    // the zygote's end of the child's hand-over socket
     UniqueFd status;  // read end of the init's status pipe
+    // Destroyed in reverse: the memory and pids cgroups (which kill what is
+    // left) before the CPU one.
+    std::unique_ptr<jail::CpuCgroup> cpu;  // its CPU-time counter, if the cgroup has one
     std::unique_ptr<jail::ChildCgroup> cgroup;
     bool ready = false;    // warmed and waiting for a job
     uint64_t job_id = 0;   // 0 while a spare
     uint64_t memory_bytes = 0;
+    uid_t host_uid = 0;    // leased from the pool (0: none)
+    std::string setup_error;  // what the child said when its set-up failed
+    // CPU time of all its processes, in microseconds: when the job began,
+    // the job's limit, the highest sample, and whether the watchdog killed it.
+    uint64_t cpu_start_us = 0;
+    bool cpu_start_pending = false;
+    uint64_t cpu_limit_us = 0;
+    uint64_t cpu_seen_us = 0;
+    bool cpu_killed = false;
+    std::map<pid_t, uint64_t> cpu_own_ticks;  // without a cgroup counter: see ProcessTable
   };
   struct PendingJob {
     proto::Message msg;
@@ -196,8 +218,11 @@ class Zygote {
   void BuildPolicy() {
     policy_.layers = options_.layers;
     policy_.sandbox_uid = options_.sandbox_uid;
-    policy_.sandbox_gid = options_.sandbox_gid;
+    policy_.sandbox_gid = options_.sandbox_uid;
     jail::SetOuterIds(&policy_);
+    // A host uid per sandbox needs root (to map an id that is not ours) and
+    // a user namespace to map it in.
+    use_uid_pool_ = policy_.outer_is_root && policy_.layers.namespaces && options_.host_uid_count > 0;
     policy_.staging_dir = PickStagingDir();
     policy_.environment = jail::SandboxEnvironment();
     policy_.binds = jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
@@ -225,14 +250,14 @@ class Zygote {
     std::vector<struct pollfd> fds;
     std::vector<pid_t> owners;
     for (;;) {
-      fds.assign({{options_.control_fd, POLLIN, 0}, {sigchld_.get(), POLLIN, 0}});
+      fds.assign({{kControlFd, POLLIN, 0}, {sigchld_.get(), POLLIN, 0}});
       owners.assign({0, 0});
       for (auto& [pid, child] : children_) {
         if (child.ready || child.job_id != 0) continue;
         fds.push_back({child.sock.get(), POLLIN, 0});
         owners.push_back(pid);
       }
-      if (::poll(fds.data(), fds.size(), ReplenishTimeoutMs()) < 0) {
+      if (::poll(fds.data(), fds.size(), static_cast<int>(std::min<unsigned>(ReplenishTimeoutMs(), CpuSampleTimeoutMs()))) < 0) {
         if (errno == EINTR) continue;
         Log(std::string("poll: ") + strerror(errno));
         return 1;
@@ -240,11 +265,12 @@ class Zygote {
       for (size_t i = 2; i < fds.size(); ++i)
         if (fds[i].revents & POLLIN) SpareSaidReady(owners[i]);
       if (fds[1].revents & POLLIN) ReapChildren();
+      WatchCpu();
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
         proto::Message msg;
         std::string text;
         std::vector<UniqueFd> received;
-        proto::RecvResult r = proto::Receive(options_.control_fd, &msg, &text, &received);
+        proto::RecvResult r = proto::Receive(kControlFd, &msg, &text, &received);
         if (r == proto::RecvResult::kClosed) return 0;  // the server is gone; children die with us
         if (r == proto::RecvResult::kError) {
           Log(std::string("bad message from the server: ") + strerror(errno));
@@ -259,7 +285,7 @@ class Zygote {
   void Reject(uint64_t job_id, const std::string& why) {
     proto::Message out{proto::Kind::kRejected};
     out.job_id = job_id;
-    proto::Send(options_.control_fd, out, why.substr(0, proto::kMaxText));
+    proto::Send(kControlFd, out, why.substr(0, proto::kMaxText));
   }
 
   void AcceptJob(proto::Message msg, std::vector<UniqueFd> fds) {
@@ -296,6 +322,12 @@ class Zygote {
         continue;
       }
       child.job_id = job.msg.job_id;
+      // The job's CPU time is counted from here: the spare's own set-up is
+      // not the script's.
+      // The first sample, taken right after this hand-over, is that base.
+      child.cpu_limit_us = job.msg.cpu_seconds * 1000000ull;
+      child.cpu_start_pending = true;
+      next_cpu_sample_ = std::chrono::steady_clock::now();
       replenish_after_ = std::chrono::steady_clock::now() + kReplenishDelay;
       proto::Message started{proto::Kind::kStarted};
       started.job_id = child.job_id;
@@ -303,7 +335,7 @@ class Zygote {
       UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
       std::vector<int> out_fds;
       if (pidfd) out_fds.push_back(pidfd.get());
-      proto::Send(options_.control_fd, started, "", out_fds);
+      proto::Send(kControlFd, started, "", out_fds);
       pending_.pop_front();
     }
   }
@@ -311,15 +343,16 @@ class Zygote {
   void SpareSaidReady(pid_t pid) {
     auto it = children_.find(pid);
     if (it == children_.end()) return;
-    char byte = 0;
-    ssize_t n = ::recv(it->second.sock.get(), &byte, 1, MSG_DONTWAIT);
-    if (n == 1 && byte == 'R') {
+    char buf[1024];
+    ssize_t n = ::recv(it->second.sock.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 1 && buf[0] == 'R') {
       consecutive_failures_ = 0;
       it->second.ready = true;
       ready_.push_back(pid);
       DispatchPending();
-    } else if (n > 1 || (n == 1 && byte != 'R')) {
-      Log("unexpected message from a spare");
+    } else if (n > 0) {
+      // Anything else is why its set-up failed; it exits next.
+      it->second.setup_error.assign(buf, n);
     }
     // n == 0: the spare died; SIGCHLD brings it to ReapChildren.
   }
@@ -374,14 +407,26 @@ class Zygote {
 
     Child child;
     child.memory_bytes = options_.memory_bytes;
+    if (use_uid_pool_) {
+      child.host_uid = LeaseHostUid();
+      if (child.host_uid == 0) {
+        FailPending("no free host uid in the sandbox uid range");
+        return false;
+      }
+      policy_.outer_uid = child.host_uid;
+      policy_.outer_gid = child.host_uid;
+    }
     if (cgroups_) {
       jail::Status s = jail::Status::Ok();
       child.cgroup = cgroups_->CreateChild("sandbox-" + std::to_string(++serial_), options_.memory_bytes,
                                            options_.max_procs, &s);
       if (!child.cgroup) {
+        ReturnHostUid(child.host_uid);
         FailPending("could not create the sandbox's cgroup: " + s.message());
         return false;
       }
+      // Without a counter the watchdog sums the sandbox's processes instead.
+      child.cpu = cgroups_->CreateCpuChild("sandbox-" + std::to_string(serial_), &s);
     }
     jail::ChildLimits limits;
     limits.cpu_seconds = options_.cpu_seconds;
@@ -407,12 +452,14 @@ class Zygote {
     int clone_errno = errno;
     if (interpreter_) Interpreter::AfterForkParent();
     if (pid < 0) {
+      ReturnHostUid(child.host_uid);
       FailPending(std::string("clone: ") + strerror(clone_errno));
       return false;
     }
     std::vector<int> procs;
     if (child.cgroup)
       for (const UniqueFd& fd : child.cgroup->procs_fds()) procs.push_back(fd.get());
+    if (child.cpu && child.cpu->procs_fd() >= 0) procs.push_back(child.cpu->procs_fd());
     jail::Status parent = jail::InitChildFromParent(pid, policy_, procs);
     if (parent.ok()) {
       (void)!::write(release_w.get(), "G", 1);
@@ -558,11 +605,14 @@ class Zygote {
       auto it = children_.find(pid);
       if (it == children_.end()) continue;
       Child& child = it->second;
+      ReturnHostUid(child.host_uid);
       if (child.job_id == 0) {
         // A spare that died before any job: a set-up failure.
         char why[1024];
         ssize_t n = ::recv(child.sock.get(), why, sizeof why, MSG_DONTWAIT);
-        std::string reason = n > 0 ? std::string(why, n) : "the sandbox exited during set-up (status " + std::to_string(status) + ")";
+        std::string reason = !child.setup_error.empty() ? child.setup_error
+                             : n > 0 ? std::string(why, n)
+                                     : "the sandbox exited during set-up (status " + std::to_string(status) + ")";
         if (!child.ready) {
           FailPending(reason);
           ++consecutive_failures_;
@@ -582,14 +632,110 @@ class Zygote {
       exited.wait_status = status;
       exited.user_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
       exited.system_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
+      // The init's rusage holds what it reaped; processes killed with it are
+      // reaped by the kernel and missing there. The cgroup's counter has
+      // every process; without one, the watchdog's last sample of the tree
+      // does (up to one sampling period short). The report is the largest.
+      uint64_t total_us = static_cast<uint64_t>(exited.user_us + exited.system_us);
+      uint64_t counted_us = 0;
+      if (child.cpu && child.cpu->UsageUs(&counted_us)) total_us = std::max(total_us, counted_us);
+      total_us = std::max(total_us, child.cpu_seen_us);
+      // A sandbox the watchdog ended reports at least its limit, so the
+      // server's reading of a SIGKILL is the CPU limit's outcome.
+      if (child.cpu_killed) total_us = std::max(total_us, child.cpu_start_us + child.cpu_limit_us + 1);
+      exited.user_us = static_cast<int64_t>(total_us) - exited.system_us;
       exited.max_rss_kb = ru.ru_maxrss;
       if (child.cgroup) {
         exited.oom_killed = child.cgroup->OomKilled();
         exited.peak_memory_bytes = child.cgroup->PeakMemoryBytes();
       }
       children_.erase(it);  // removes the cgroup: every process in it is gone
-      proto::Send(options_.control_fd, exited);
+      proto::Send(kControlFd, exited);
     }
+  }
+
+  // The CPU-time watchdog. A job's processes together may use its CPU limit;
+  // the sandbox is killed at the first sample above it, so what it gets
+  // beyond is at most one period on each CPU it can run on.
+  static constexpr std::chrono::milliseconds kCpuSamplePeriod{100};
+  std::chrono::steady_clock::time_point next_cpu_sample_ = std::chrono::steady_clock::time_point::max();
+
+  bool AnyJobRunning() const {
+    for (const auto& [pid, child] : children_)
+      if (child.job_id != 0 && !child.cpu_killed) return true;
+    return false;
+  }
+
+  unsigned CpuSampleTimeoutMs() const {
+    if (next_cpu_sample_ == std::chrono::steady_clock::time_point::max()) return ~0u;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_cpu_sample_ - std::chrono::steady_clock::now());
+    return static_cast<unsigned>(std::max<int64_t>(0, left.count() + 1));
+  }
+
+  // All of the sandbox's processes, live and exited, in microseconds: the
+  // cgroup's counter, else the process tree below its init (one /proc pass,
+  // shared by every sandbox sampled at once).
+  uint64_t SandboxCpuUs(Child& child, std::optional<jail::ProcessTable>* table) {
+    uint64_t us = 0;
+    if (child.cpu && child.cpu->UsageUs(&us)) return us;
+    if (!*table) *table = jail::ProcessTable::Read();
+    return (*table)->TreeCpuUs(child.pid, &child.cpu_own_ticks);
+  }
+
+  void WatchCpu() {
+    auto now = std::chrono::steady_clock::now();
+    if (now < next_cpu_sample_) return;
+    if (!AnyJobRunning()) {
+      next_cpu_sample_ = std::chrono::steady_clock::time_point::max();
+      return;
+    }
+    next_cpu_sample_ = now + kCpuSamplePeriod;
+    std::optional<jail::ProcessTable> table;
+    for (auto& [pid, child] : children_) {
+      if (child.job_id == 0 || child.cpu_killed) continue;
+      uint64_t used = SandboxCpuUs(child, &table);
+      if (child.cpu_start_pending) {
+        child.cpu_start_pending = false;
+        child.cpu_start_us = used;
+      }
+      child.cpu_seen_us = std::max(child.cpu_seen_us, used);
+      if (child.cpu_limit_us != 0 && used > child.cpu_start_us + child.cpu_limit_us) {
+        // The init: with it goes every process of the PID namespace (without
+        // one, the session the child made for itself: the server's rule).
+        ::kill(pid, SIGKILL);
+        if (!policy_.layers.namespaces) ::kill(-pid, SIGKILL);
+        child.cpu_killed = true;
+      }
+    }
+  }
+
+  // Host uids: one per live child, never two children on one. A uid comes
+  // back when its child is reaped; as PID 1 of its namespace that child was
+  // the last of its processes (the kernel reaps the rest before it).
+  uid_t LeaseHostUid() {
+    for (uint32_t i = 0; i < options_.host_uid_count; ++i) {
+      uid_t uid = options_.host_uid_first + (next_uid_ + i) % options_.host_uid_count;
+      if (leased_uids_.insert(uid).second) {
+        next_uid_ = (next_uid_ + i + 1) % options_.host_uid_count;
+        return uid;
+      }
+    }
+    return 0;
+  }
+  void ReturnHostUid(uid_t uid) {
+    if (uid != 0) leased_uids_.erase(uid);
+  }
+
+  // On the way out: every child is killed and reaped before the zygote
+  // exits, so when the server has reaped the zygote none of its sandboxes
+  // (nor their host uids) is still alive.
+  void EndChildren() {
+    for (const auto& [pid, child] : children_) ::kill(pid, SIGKILL);
+    for (auto& [pid, child] : children_) {
+      while (::waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
+      }
+    }
+    children_.clear();
   }
 
   static constexpr unsigned kMaxSetupFailures = 3;
@@ -605,6 +751,9 @@ class Zygote {
   uint64_t serial_ = 0;
   unsigned consecutive_failures_ = 0;
   bool prewarm_ = true;  // read by the child StartSpare is about to create
+  bool use_uid_pool_ = false;
+  uint32_t next_uid_ = 0;
+  std::set<uid_t> leased_uids_;
   std::string last_setup_error_;
   std::map<pid_t, Child> children_;
   std::deque<pid_t> ready_;
@@ -613,6 +762,89 @@ class Zygote {
 
 }  // namespace
 
-int ZygoteMain(const ZygoteOptions& options) { return Zygote(options).Main(); }
+namespace {
+// The wire form of ZygoteOptions: its numbers as one fixed struct, then the
+// three cgroup paths, each after its length.
+struct WireOptions {
+  uint32_t size = sizeof(WireOptions);  // both ends are one binary; a check all the same
+  int32_t mode;
+  jail::Layers layers;
+  uint32_t sandbox_uid, spares, cpu_seconds, max_procs, host_uid_first, host_uid_count;
+  uint64_t memory_bytes, tmp_bytes;
+  int32_t cgroup_version;
+};
+
+void PutString(std::string* out, const std::string& s) {
+  uint32_t len = static_cast<uint32_t>(s.size());
+  out->append(reinterpret_cast<const char*>(&len), sizeof len);
+  out->append(s);
+}
+
+bool GetString(const std::string& in, size_t* at, std::string* s) {
+  uint32_t len;
+  if (in.size() - *at < sizeof len) return false;
+  std::memcpy(&len, in.data() + *at, sizeof len);
+  *at += sizeof len;
+  if (in.size() - *at < len) return false;
+  s->assign(in, *at, len);
+  *at += len;
+  return true;
+}
+}  // namespace
+
+std::string EncodeOptions(const ZygoteOptions& o) {
+  WireOptions w{};
+  w.size = sizeof w;
+  w.mode = o.mode == Mode::kCold ? 1 : 0;
+  w.layers = o.layers;
+  w.sandbox_uid = o.sandbox_uid;
+  w.spares = o.spares;
+  w.cpu_seconds = o.cpu_seconds;
+  w.max_procs = o.max_procs;
+  w.host_uid_first = o.host_uid_first;
+  w.host_uid_count = o.host_uid_count;
+  w.memory_bytes = o.memory_bytes;
+  w.tmp_bytes = o.tmp_bytes;
+  w.cgroup_version = o.cgroup_version;
+  std::string out(reinterpret_cast<const char*>(&w), sizeof w);
+  PutString(&out, o.cgroup_memory_base);
+  PutString(&out, o.cgroup_pids_base);
+  PutString(&out, o.cgroup_cpuacct_base);
+  return out;
+}
+
+bool DecodeOptions(const std::string& text, ZygoteOptions* o) {
+  WireOptions w;
+  if (text.size() < sizeof w) return false;
+  std::memcpy(&w, text.data(), sizeof w);
+  if (w.size != sizeof w || (w.mode != 0 && w.mode != 1)) return false;
+  o->mode = w.mode == 1 ? Mode::kCold : Mode::kZygote;
+  o->layers = w.layers;
+  o->sandbox_uid = w.sandbox_uid;
+  o->spares = w.spares;
+  o->cpu_seconds = w.cpu_seconds;
+  o->max_procs = w.max_procs;
+  o->host_uid_first = w.host_uid_first;
+  o->host_uid_count = w.host_uid_count;
+  o->memory_bytes = w.memory_bytes;
+  o->tmp_bytes = w.tmp_bytes;
+  o->cgroup_version = w.cgroup_version;
+  size_t at = sizeof w;
+  return GetString(text, &at, &o->cgroup_memory_base) && GetString(text, &at, &o->cgroup_pids_base) &&
+         GetString(text, &at, &o->cgroup_cpuacct_base) && at == text.size();
+}
+
+int ZygoteMain() {
+  proto::Message msg;
+  std::string text;
+  std::vector<UniqueFd> fds;
+  ZygoteOptions options;
+  if (proto::Receive(kControlFd, &msg, &text, &fds) != proto::RecvResult::kOk || msg.kind != proto::Kind::kConfigure ||
+      !DecodeOptions(text, &options)) {
+    Log("the first message from the server was not a valid configuration");
+    return 1;
+  }
+  return Zygote(options).Main();
+}
 
 }  // namespace wj::embed

@@ -14,28 +14,44 @@ namespace wj::embed {
 
 enum class Mode { kZygote, kCold };
 
+// The zygote's whole configuration. The server builds it from its Config
+// (where every default lives) and sends it as the first message on the
+// control socket (proto::Kind::kConfigure): the zygote is exec'd with no
+// arguments, so a sandbox's /proc/1/cmdline shows nothing of the host (no
+// cgroup paths, no PIDs). Zero means "not set" here, never a default.
 struct ZygoteOptions {
-  int control_fd = -1;
   Mode mode = Mode::kZygote;
   jail::Layers layers;  // what the server wants; the probe says what works
-  uid_t sandbox_uid = 65534;
-  gid_t sandbox_gid = 65534;
+  uint32_t sandbox_uid = 0;  // the uid and gid scripts run as inside
   // Children kept forked, specialized and warmed, waiting for a job. Cold
   // mode keeps none: each job pays for its child and interpreter.
-  unsigned spares = 2;
+  uint32_t spares = 0;
   // The server's maxima; a job lowers them for its own child.
-  uint64_t memory_bytes = 512ull << 20;
-  uint32_t cpu_seconds = 30;
-  uint64_t tmp_bytes = 64ull << 20;
-  uint32_t max_procs = 32;
+  uint64_t memory_bytes = 0;
+  uint32_t cpu_seconds = 0;
+  uint64_t tmp_bytes = 0;
+  uint32_t max_procs = 0;
+  // Host uids for the sandboxes, one per live sandbox, when the zygote runs
+  // as root (count 0: every sandbox maps to sandbox_uid on the host too).
+  uint32_t host_uid_first = 0;
+  uint32_t host_uid_count = 0;
   // The cgroup hierarchy the server set up (version 0: none).
-  int cgroup_version = 0;
+  int32_t cgroup_version = 0;
   std::string cgroup_memory_base;
   std::string cgroup_pids_base;
+  std::string cgroup_cpuacct_base;  // v1 only, "" when not mounted
 };
 
-// Runs until the server closes the control socket. Returns the exit code.
-int ZygoteMain(const ZygoteOptions& options);
+// The kConfigure message's text. Both ends are the same binary.
+std::string EncodeOptions(const ZygoteOptions& options);
+bool DecodeOptions(const std::string& text, ZygoteOptions* options);
+
+// The control socket's descriptor in the zygote.
+inline constexpr int kControlFd = 3;
+
+// Reads its options from kControlFd, then runs until the server closes the
+// control socket. Returns the exit code.
+int ZygoteMain();
 
 // Exit codes a child uses when it never reached user code.
 inline constexpr int kExitSetupFailed = 121;

@@ -5,7 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -159,6 +165,7 @@ Status ChildCgroup::SetMemoryLimit(uint64_t bytes) const {
 }
 
 CgroupManager::~CgroupManager() {
+  if (owns_cpuacct_base_) ::rmdir(cpuacct_base_.c_str());
   if (!owns_base_) return;
   // Remove the sandboxes' parent when it is empty; a still-running sibling
   // server keeps it (rmdir then fails with EBUSY, harmlessly).
@@ -249,6 +256,155 @@ std::unique_ptr<ChildCgroup> CgroupManager::CreateChild(const std::string& name,
   if (!s.ok()) return fail(s);
   *status = Status::Ok();
   return std::make_unique<ChildCgroup>(std::move(dirs), std::move(procs), mem, version_);
+}
+
+// -- CPU time of a sandbox --------------------------------------------------
+
+CpuCgroup::CpuCgroup(std::string dir, UniqueFd procs, bool owns, int version)
+    : dir_(std::move(dir)), procs_(std::move(procs)), owns_(owns), version_(version) {}
+
+CpuCgroup::~CpuCgroup() {
+  procs_.reset();
+  if (!owns_) return;
+  // The sandbox's memory cgroup is removed first (its destructor kills what
+  // is left); this one empties at the same moment.
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) break;
+    std::ifstream in(dir_ + "/cgroup.procs");
+    pid_t pid;
+    while (in >> pid) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+bool CpuCgroup::UsageUs(uint64_t* us) const {
+  std::string text;
+  if (version_ == 2) {
+    if (!ReadFile(dir_ + "/cpu.stat", &text)) return false;
+    std::istringstream in(text);
+    std::string key;
+    uint64_t value;
+    while (in >> key >> value) {
+      if (key == "usage_usec") {
+        *us = value;
+        return true;
+      }
+    }
+    return false;
+  }
+  if (!ReadFile(dir_ + "/cpuacct.usage", &text)) return false;
+  try {
+    *us = std::stoull(text) / 1000;  // nanoseconds
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+Status CgroupManager::EnableCpuAccounting() {
+  if (version_ == 2) return Status::Ok();
+  std::string mnt = MountPoint("cgroup", "cpuacct");
+  if (mnt.empty()) return Status::Error("no cgroup v1 cpuacct hierarchy is mounted");
+  std::string base = Join(mnt, OwnCgroup("cpuacct")) + "/" + memory_base_.substr(memory_base_.rfind('/') + 1);
+  WJ_RETURN_IF_ERROR(MakeDir(base));
+  cpuacct_base_ = base;
+  owns_cpuacct_base_ = owns_base_;
+  return Status::Ok();
+}
+
+std::unique_ptr<CpuCgroup> CgroupManager::CreateCpuChild(const std::string& name, Status* status) const {
+  if (version_ == 2) return std::make_unique<CpuCgroup>(memory_base_ + "/" + name, UniqueFd(), false, 2);
+  if (cpuacct_base_.empty()) {
+    *status = Status::Error("no cpuacct hierarchy");
+    return nullptr;
+  }
+  std::string dir = cpuacct_base_ + "/" + name;
+  Status s = MakeDir(dir);
+  if (!s.ok()) {
+    *status = s;
+    return nullptr;
+  }
+  std::string file = dir + "/cgroup.procs";
+  UniqueFd procs(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!procs) {
+    *status = Status::Errno("open(" + file + ")");
+    ::rmdir(dir.c_str());
+    return nullptr;
+  }
+  return std::make_unique<CpuCgroup>(dir, std::move(procs), true, 1);
+}
+
+ProcessTable ProcessTable::Read() {
+  ProcessTable table;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return table;
+  char path[300], buf[1024];
+  while (struct dirent* e = ::readdir(proc)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    std::snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // gone since readdir
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // The command name may hold anything, ')' included: the fields start
+    // after the last ')'.
+    char* end = std::strrchr(buf, ')');
+    if (!end) continue;
+    int ppid = 0;
+    unsigned long long utime = 0, stime = 0;
+    long long cutime = 0, cstime = 0;
+    if (std::sscanf(end + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ppid, &utime,
+                    &stime, &cutime, &cstime) != 5)
+      continue;
+    uint64_t own = utime + stime;
+    table.entries_.push_back({static_cast<pid_t>(std::atoi(e->d_name)), static_cast<pid_t>(ppid), own,
+                              own + static_cast<uint64_t>(std::max(0LL, cutime) + std::max(0LL, cstime))});
+  }
+  ::closedir(proc);
+  std::sort(table.entries_.begin(), table.entries_.end(),
+            [](const Entry& a, const Entry& b) { return a.ppid < b.ppid; });
+  return table;
+}
+
+uint64_t ProcessTable::TreeCpuUs(pid_t root, std::map<pid_t, uint64_t>* seen) const {
+  static const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+  uint64_t ticks = 0;
+  bool found = false;
+  auto remember = [&](const Entry& e) {
+    auto it = seen->find(e.pid);
+    if (it != seen->end()) it->second = std::max(it->second, e.own);
+    else if (seen->size() < kMaxSeen) seen->emplace(e.pid, e.own);
+  };
+  for (const Entry& e : entries_) {
+    if (e.pid == root) {
+      ticks += e.ticks;
+      remember(e);
+      found = true;
+      break;
+    }
+  }
+  if (!found) return 0;
+  // Iterative, and at most one visit per entry: the table is a snapshot
+  // taken over time, so a reused pid could make it look like a cycle.
+  std::vector<pid_t> todo = {root};
+  size_t visits = 0;
+  while (!todo.empty() && visits < entries_.size()) {
+    pid_t parent = todo.back();
+    todo.pop_back();
+    auto range = std::equal_range(entries_.begin(), entries_.end(), Entry{0, parent, 0},
+                                  [](const Entry& a, const Entry& b) { return a.ppid < b.ppid; });
+    for (auto it = range.first; it != range.second; ++it) {
+      ticks += it->ticks;
+      remember(*it);
+      todo.push_back(it->pid);
+      ++visits;
+    }
+  }
+  uint64_t remembered = 0;
+  for (const auto& [pid, own] : *seen) remembered += own;
+  return std::max(ticks, remembered) * 1000000 / static_cast<uint64_t>(ticks_per_s > 0 ? ticks_per_s : 100);
 }
 
 }  // namespace wj::jail

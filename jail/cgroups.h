@@ -4,7 +4,10 @@
 // to place the child in, reads the OOM count after the child is reaped, and
 // removes them.
 #pragma once
+#include <sys/types.h>
+
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +41,55 @@ class ChildCgroup {
   int version_;
 };
 
+// The CPU time of all of one sandbox's processes, live and exited, from its
+// cgroup's counter: cpuacct.usage in its own cgroup of the v1 cpuacct
+// hierarchy, or cpu.stat's usage_usec of its (memory and pids) cgroup on v2.
+class CpuCgroup {
+ public:
+  // `dir`: the cgroup; `procs`: its cgroup.procs for the child to join (v1;
+  // invalid on v2, where the child's memory cgroup is this one); `owns`:
+  // remove `dir` when done.
+  CpuCgroup(std::string dir, UniqueFd procs, bool owns, int version);
+  CpuCgroup(const CpuCgroup&) = delete;
+  CpuCgroup& operator=(const CpuCgroup&) = delete;
+  ~CpuCgroup();
+  int procs_fd() const { return procs_.get(); }
+  // The counter in microseconds; false when it cannot be read.
+  bool UsageUs(uint64_t* us) const;
+
+ private:
+  std::string dir_;
+  UniqueFd procs_;
+  bool owns_;
+  int version_;
+};
+
+// Without such a counter: the CPU time of a process tree, from one pass over
+// /proc. Each process counts its own user and system time and what it has
+// reaped (cutime, cstime): together every live process of the tree and every
+// exited one its parent reaped. A process reaped by the kernel instead (its
+// parent ignores SIGCHLD) takes its time with it; `seen`, kept from pass to
+// pass, remembers each process's own time as last seen, so such a process
+// still counts with what it had used at the last pass.
+class ProcessTable {
+ public:
+  static ProcessTable Read();
+  // `root` and every process below it, in microseconds: the larger of the
+  // tree's sum now and the sum of `seen` (updated here; at most kMaxSeen
+  // processes are remembered). 0 when `root` is not in the table.
+  uint64_t TreeCpuUs(pid_t root, std::map<pid_t, uint64_t>* seen) const;
+  static constexpr size_t kMaxSeen = 4096;
+
+ private:
+  struct Entry {
+    pid_t pid;
+    pid_t ppid;
+    uint64_t own;    // utime + stime
+    uint64_t ticks;  // own + cutime + cstime
+  };
+  std::vector<Entry> entries_;  // sorted by ppid
+};
+
 class CgroupManager {
  public:
   // Finds a hierarchy this process may create child cgroups in (below its own
@@ -56,12 +108,24 @@ class CgroupManager {
   std::unique_ptr<ChildCgroup> CreateChild(const std::string& name, uint64_t memory_bytes, uint32_t max_procs,
                                            Status* status) const;
 
+  // CPU accounting per sandbox. The server calls EnableCpuAccounting once
+  // after Create (v1: a base in the cpuacct hierarchy, when one is mounted;
+  // v2 needs nothing: cpu.stat is in every cgroup); the zygote is told the
+  // base with set_cpuacct_base. CreateCpuChild gives the counter for the
+  // sandbox `name` (null, with the reason, when there is none).
+  Status EnableCpuAccounting();
+  void set_cpuacct_base(std::string base) { cpuacct_base_ = std::move(base); }
+  const std::string& cpuacct_base() const { return cpuacct_base_; }
+  std::unique_ptr<CpuCgroup> CreateCpuChild(const std::string& name, Status* status) const;
+
  private:
   CgroupManager(int version, std::string memory_base, std::string pids_base, bool owns_base);
   int version_;
   bool owns_base_;
   std::string memory_base_;  // v2: the one base; v1: below the memory hierarchy
   std::string pids_base_;    // v1 only
+  std::string cpuacct_base_;  // v1 only; "" without a cpuacct hierarchy
+  bool owns_cpuacct_base_ = false;
 };
 
 }  // namespace wj::jail

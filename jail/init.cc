@@ -25,6 +25,16 @@ void RunInit(pid_t worker) {
     if (pid < 0 && errno != EINTR) break;
   }
   if (worker_status != -1) (void)!::write(kStatusFd, &worker_status, sizeof worker_status);
+  // Whatever the script left running ends now, and is reaped here rather
+  // than by the kernel as this process exits: a process reaped by its parent
+  // adds its CPU time to the parent's (and so to the zygote's report of this
+  // sandbox), one the kernel reaps for a dying init does not. Only as PID 1:
+  // outside a PID namespace kill(-1) would reach every process of the uid.
+  if (::getpid() == 1) {
+    ::kill(-1, SIGKILL);
+    while (::wait(nullptr) > 0 || errno == EINTR) {
+    }
+  }
   ::_exit(0);
 }
 

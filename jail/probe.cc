@@ -24,13 +24,14 @@ std::string TryLayers(JailPolicy policy, const Layers& layers) {
   pid_t pid = CloneChild(policy);
   if (pid < 0) return std::string("clone(): ") + strerror(errno);
   if (pid == 0) {
-    ChildFds fds{devnull.get(), devnull.get(), devnull.get(), msg_w.get(), devnull.get(), devnull.get()};
+    // Specialize reports a failure on the hand-over descriptor.
+    ChildFds fds{devnull.get(), devnull.get(), devnull.get(), devnull.get(), devnull.get(), msg_w.get()};
     ChildLimits limits;
-    int result_fd = fds.result_fd;
+    int report_fd = fds.spare_fd;
     StageTimes times;
-    Status s = Specialize(policy, limits, fds, release_r.get(), &result_fd, &times);
+    Status s = Specialize(policy, limits, fds, release_r.get(), &report_fd, &times);
     if (!s.ok()) {
-      (void)!::write(result_fd, s.message().data(), s.message().size());
+      (void)!::write(report_fd, s.message().data(), s.message().size());
       ::_exit(1);
     }
     ::_exit(0);

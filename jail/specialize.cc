@@ -78,15 +78,15 @@ Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vec
 }
 
 Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int release_fd,
-                  int* result_fd, StageTimes* times) {
-  *result_fd = fds.result_fd;
+                  int* report_fd, StageTimes* times) {
+  *report_fd = fds.spare_fd;
   // 1. Die with the zygote; wait until it has mapped our ids and placed us in
   //    our cgroup; keep only the pipes to the server.
   WJ_RETURN_IF_ERROR(DieWithParent());
   WJ_RETURN_IF_ERROR(WaitForRelease(release_fd));
   times->Mark("released");
   WJ_RETURN_IF_ERROR(KeepOnlyChildFds(fds));
-  *result_fd = kResultFd;
+  *report_fd = kSpareFd;
   // 2. Namespaces (born with them in CloneChild) or, without, a session the
   //    server can kill as a whole.
   if (policy.layers.namespaces) {

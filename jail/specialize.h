@@ -20,9 +20,10 @@ pid_t CloneChild(const JailPolicy& policy);
 Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vector<int>& cgroup_procs);
 
 // Child side: the whole recipe, in order. Any error is fatal: the caller
-// reports it on *result_fd (which moves to kResultFd once the descriptors are
-// rearranged) and exits without running user code.
+// reports it on *report_fd, the hand-over socket (fds.spare_fd, which moves
+// to kSpareFd once the descriptors are rearranged; the zygote reads it there
+// and logs it), and exits without running user code.
 Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int release_fd,
-                  int* result_fd, StageTimes* times);
+                  int* report_fd, StageTimes* times);
 
 }  // namespace wj::jail

@@ -37,6 +37,23 @@ std::optional<std::string> Config::Finalize() {
     if (api_token.empty()) return "--api-token-file: " + api_token_file + " holds no token";
   }
   if (log_format != "json" && log_format != "text") return "--log-format must be json or text";
+  {
+    unsigned long long first = 0, count = 0;
+    char tail = 0;
+    if (std::sscanf(sandbox_uid_range.c_str(), "%llu:%llu%c", &first, &count, &tail) != 2)
+      return "--sandbox-uid-range must be START:COUNT";
+    // Each of two zygotes (the current one and one being recycled) keeps its
+    // spares, its running sandboxes and one starting for each waiting job.
+    unsigned live_spares = mode == "cold" ? 0 : (spares ? spares : workers);
+    unsigned long long needed = 2ull * (live_spares + 2ull * workers);
+    if (count != 0 && (first == 0 || first + count - 1 > 4294967294ull))
+      return "--sandbox-uid-range must lie within 1 to 4294967294 (never root)";
+    if (count != 0 && count < needed)
+      return "--sandbox-uid-range needs at least " + std::to_string(needed) +
+             " uids for these --workers and --spares (or COUNT 0)";
+    sandbox_uid_first = static_cast<uint32_t>(first);
+    sandbox_uid_count = static_cast<uint32_t>(count);
+  }
   return std::nullopt;
 }
 

@@ -35,6 +35,13 @@ struct Config {
   std::string mode = "zygote";  // or "cold"
   std::string log_format = "json";
   uint32_t sandbox_uid = 65534;
+  // Host uids for the sandboxes when running as root, one per live sandbox,
+  // so per-user kernel quotas (pipe buffers, inotify, keys) are not shared:
+  // "START:COUNT", from the range systemd leaves unused (1879048192 to
+  // 2147483647). COUNT 0: every sandbox maps to sandbox_uid on the host.
+  std::string sandbox_uid_range = "2000000000:65536";
+  uint32_t sandbox_uid_first = 0;  // parsed by Finalize
+  uint32_t sandbox_uid_count = 0;
   Limits limits;
 
   // Fills in derived defaults (workers = CPUs) and checks ranges; returns an

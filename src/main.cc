@@ -55,6 +55,10 @@ void AddLimitOptions(CLI::App* app, Config& c) {
                 "only; for measuring what the jail costs, never for untrusted code)");
   app->add_option("--sandbox-uid", c.sandbox_uid, "uid/gid scripts run as inside their user namespace")
       ->envname("WARMJAIL_SANDBOX_UID")->capture_default_str();
+  app->add_option("--sandbox-uid-range", c.sandbox_uid_range,
+                  "Host uids START:COUNT, one per live sandbox, when running as root (COUNT 0: all sandboxes "
+                  "share --sandbox-uid on the host)")
+      ->envname("WARMJAIL_SANDBOX_UID_RANGE")->capture_default_str();
   app->add_option("--log-format", c.log_format, "json or text")->envname("WARMJAIL_LOG_FORMAT")->capture_default_str();
 }
 
@@ -87,22 +91,27 @@ void AddServeOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_API_TOKEN_FILE");
 }
 
-std::vector<std::string> ZygoteArgs(const Config& c, const wj::jail::CgroupManager* cgroups, unsigned spares) {
-  std::vector<std::string> args = {
-      "warmjail",
-      "--mode", c.mode,
-      "--sandbox-uid", std::to_string(c.sandbox_uid),
-      "--spares", std::to_string(c.mode == "cold" ? 0 : spares),
-      "--memory-mb", std::to_string(c.limits.memory_mb),
-      "--cpu-seconds", std::to_string(static_cast<uint64_t>(std::ceil(c.limits.cpu_time_s))),
-      "--tmp-mb", std::to_string(c.limits.tmp_mb),
-      "--max-procs", std::to_string(c.limits.max_procs)};
-  if (c.disable_isolation) args.push_back("--danger-disable-isolation");
+// The zygote's whole configuration, from the server's: it travels as the
+// first message on the control socket, never on the command line.
+wj::embed::ZygoteOptions ZygoteOptionsFor(const Config& c, const wj::jail::CgroupManager* cgroups, unsigned spares) {
+  wj::embed::ZygoteOptions o;
+  o.mode = c.mode == "cold" ? wj::embed::Mode::kCold : wj::embed::Mode::kZygote;
+  if (c.disable_isolation) o.layers = wj::jail::Layers{false, false, false, false, false};
+  o.sandbox_uid = c.sandbox_uid;
+  o.spares = o.mode == wj::embed::Mode::kCold ? 0 : spares;
+  o.memory_bytes = c.limits.memory_mb << 20;
+  o.cpu_seconds = static_cast<uint32_t>(std::ceil(c.limits.cpu_time_s));
+  o.tmp_bytes = c.limits.tmp_mb << 20;
+  o.max_procs = c.limits.max_procs;
+  o.host_uid_first = c.sandbox_uid_first;
+  o.host_uid_count = c.sandbox_uid_count;
   if (cgroups) {
-    args.insert(args.end(), {"--cgroup-version", std::to_string(cgroups->version()), "--cgroup-memory",
-                             cgroups->memory_base(), "--cgroup-pids", cgroups->pids_base()});
+    o.cgroup_version = cgroups->version();
+    o.cgroup_memory_base = cgroups->memory_base();
+    o.cgroup_pids_base = cgroups->pids_base();
+    o.cgroup_cpuacct_base = cgroups->cpuacct_base();
   }
-  return args;
+  return o;
 }
 
 // Everything serve and run share: cgroups (before any thread), the zygote,
@@ -117,7 +126,10 @@ int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
   std::unique_ptr<wj::jail::CgroupManager> cgroups;
   if (config.disable_isolation) cgroup_note = "disabled by --danger-disable-isolation";
   else cgroups = wj::jail::CgroupManager::Create(&cgroup_note);
-  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteArgs(config, cgroups.get(), spares),
+  // A CPU-time counter per sandbox where the hierarchy has one; without, the
+  // zygote sums each sandbox's processes itself.
+  if (cgroups) (void)cgroups->EnableCpuAccounting();
+  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteOptionsFor(config, cgroups.get(), spares),
                                                   wj::RecyclePolicy{config.recycle_requests, config.recycle_seconds});
   std::string error;
   if (!rt->zygote->Start(&error)) {
@@ -232,6 +244,11 @@ int Check(Config& config) {
     all = all && r.active;
   }
   std::printf("running as uid %d; scripts run as uid %u in their user namespace\n", ::geteuid(), config.sandbox_uid);
+  if (policy.outer_is_root && config.sandbox_uid_count > 0)
+    std::printf("each live sandbox gets its own host uid from %u to %u\n", config.sandbox_uid_first,
+                config.sandbox_uid_first + config.sandbox_uid_count - 1);
+  else
+    std::printf("every sandbox runs as host uid %u (per-user kernel quotas are shared)\n", policy.outer_uid);
   return all ? 0 : 1;
 }
 
@@ -257,25 +274,9 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "Probe the isolation layers on this host and print a table");
   AddLimitOptions(check, config);
 
-  // Internal: the zygote, exec'd by the server with its control socket on fd 3.
+  // Internal: the zygote, exec'd by the server with its control socket on
+  // fd 3 and no arguments; its configuration arrives on that socket.
   CLI::App* zygote = app.add_subcommand("__zygote", "")->group("");
-  wj::embed::ZygoteOptions zopts;
-  std::string zmode = "zygote";
-  uint32_t zuid = 65534;
-  zygote->add_option("--control-fd", zopts.control_fd)->required();
-  zygote->add_option("--mode", zmode);
-  zygote->add_option("--sandbox-uid", zuid);
-  uint64_t zmemory_mb = 512, ztmp_mb = 64;
-  zygote->add_option("--spares", zopts.spares);
-  zygote->add_option("--memory-mb", zmemory_mb);
-  zygote->add_option("--cpu-seconds", zopts.cpu_seconds);
-  zygote->add_option("--tmp-mb", ztmp_mb);
-  zygote->add_option("--max-procs", zopts.max_procs);
-  bool zno_isolation = false;
-  zygote->add_flag("--danger-disable-isolation", zno_isolation);
-  zygote->add_option("--cgroup-version", zopts.cgroup_version);
-  zygote->add_option("--cgroup-memory", zopts.cgroup_memory_base);
-  zygote->add_option("--cgroup-pids", zopts.cgroup_pids_base);
 
   // No subcommand: serve, with serve's options accepted at the top level.
   AddServeOptions(&app, config);
@@ -302,15 +303,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  if (zygote->parsed()) {
-    zopts.mode = zmode == "cold" ? wj::embed::Mode::kCold : wj::embed::Mode::kZygote;
-    zopts.sandbox_uid = zuid;
-    zopts.sandbox_gid = zuid;
-    zopts.memory_bytes = zmemory_mb << 20;
-    if (zno_isolation) zopts.layers = wj::jail::Layers{false, false, false, false, false};
-    zopts.tmp_bytes = ztmp_mb << 20;
-    return wj::embed::ZygoteMain(zopts);
-  }
+  if (zygote->parsed()) return wj::embed::ZygoteMain();
   if (auto error = config.Finalize()) {
     std::cerr << "warmjail: " << *error << "\n";
     return 2;

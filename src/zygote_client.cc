@@ -53,8 +53,8 @@ void Job::Kill() {
   if (kill_group_) ::kill(-state_.pid, SIGKILL);
 }
 
-ZygoteClient::ZygoteClient(std::vector<std::string> argv, RecyclePolicy recycle)
-    : argv_(std::move(argv)), recycle_(recycle) {}
+ZygoteClient::ZygoteClient(embed::ZygoteOptions options, RecyclePolicy recycle)
+    : options_(std::move(options)), recycle_(recycle) {}
 
 ZygoteClient::~ZygoteClient() { Stop(); }
 
@@ -65,10 +65,25 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
     return nullptr;
   }
   UniqueFd ours(pair[0]), theirs(pair[1]);
+  // The half of the host uid range no live zygote leases from (with at most
+  // one zygote retiring at a time, there is always one): the other half than
+  // the last zygote's, so that after a crash the dying zygote's sandboxes
+  // (killed by PR_SET_PDEATHSIG, not yet gone) do not meet new ones on a uid.
+  int uid_half;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    uid_half = 1 - last_uid_half_;
+    for (const auto& other : instances_)
+      if (!other->finished && other->uid_half == uid_half) uid_half = 1 - uid_half;
+    last_uid_half_ = uid_half;
+  }
+  embed::ZygoteOptions options = options_;
+  options.host_uid_count /= 2;
+  options.host_uid_first += uid_half * options.host_uid_count;
   // Everything the child needs is prepared before fork: between fork and
   // exec in a multi-threaded process only async-signal-safe calls are made.
-  std::vector<std::string> args = argv_;
-  args.insert(args.begin() + 1, {"__zygote", "--control-fd", "3"});
+  // No arguments beyond the subcommand: a sandbox's /proc/1/cmdline is this.
+  std::vector<std::string> args = {"warmjail", "__zygote"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -91,13 +106,21 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
   }
   if (pid == 0) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (theirs.get() == 3) ::fcntl(3, F_SETFD, 0);
-    else if (::dup2(theirs.get(), 3) < 0) ::_exit(127);
+    if (theirs.get() == embed::kControlFd) ::fcntl(embed::kControlFd, F_SETFD, 0);
+    else if (::dup2(theirs.get(), embed::kControlFd) < 0) ::_exit(127);
     ::syscall(SYS_close_range, 4u, ~0u, 0u);
     ::execve("/proc/self/exe", argv.data(), envp.data());
     ::_exit(127);
   }
   theirs.reset();
+  // A socket buffer holds the configuration until the zygote reads it.
+  if (!proto::Send(ours.get(), proto::Message{proto::Kind::kConfigure}, embed::EncodeOptions(options))) {
+    *error = std::string("sending the zygote its configuration: ") + strerror(errno);
+    ::kill(pid, SIGKILL);
+    int status;
+    ::waitpid(pid, &status, 0);
+    return nullptr;
+  }
 
   // Wait for Ready: the zygote imports numpy and pandas and probes the jail.
   struct pollfd pfd = {ours.get(), POLLIN, 0};
@@ -122,6 +145,7 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
   instance->started = std::chrono::steady_clock::now();
   instance->report = nlohmann::json::parse(text, nullptr, false);
   instance->footprint = msg.footprint_bytes;
+  instance->uid_half = uid_half;
   if (instance->report.is_object() && instance->report.contains("layers"))
     for (const auto& layer : instance->report["layers"])
       if (layer.value("name", "") == "namespaces") instance->pid_namespace = layer.value("active", false);
@@ -153,6 +177,9 @@ bool ZygoteClient::Start(std::string* error) {
 
 bool ZygoteClient::RecycleDue() const {
   if (!current_ || current_->retiring) return false;
+  // One retiring zygote at a time: the host uid range has two halves.
+  for (const auto& other : instances_)
+    if (other != current_ && !other->finished) return false;
   if (recycle_.requests && current_->submitted >= recycle_.requests) return true;
   return recycle_.seconds &&
          std::chrono::steady_clock::now() - current_->started >= std::chrono::seconds(recycle_.seconds);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "embed/protocol.h"
+#include "embed/zygote.h"
 #include "jail/unique_fd.h"
 
 namespace wj {
@@ -70,8 +71,11 @@ struct RecyclePolicy {
 
 class ZygoteClient {
  public:
-  // `argv`: how to exec the zygote (argv[0] is replaced by this binary).
-  ZygoteClient(std::vector<std::string> argv, RecyclePolicy recycle = {});
+  // `options`: every zygote's configuration, sent as its first message. A
+  // host uid range in it is split in two halves, one for the current zygote
+  // and one for a zygote being recycled, so no two live sandboxes of either
+  // share a host uid.
+  ZygoteClient(embed::ZygoteOptions options, RecyclePolicy recycle = {});
   ~ZygoteClient();
 
   // Starts a zygote and waits for it to be ready. Call first before any
@@ -109,6 +113,7 @@ class ZygoteClient {
     nlohmann::json report;
     uint64_t footprint = 0;
     bool pid_namespace = false;
+    int uid_half = 0;  // which half of the host uid range it leases from
   };
   struct Pending {
     std::shared_ptr<Job> job;
@@ -121,7 +126,7 @@ class ZygoteClient {
   bool RecycleDue() const;  // with mu_ held
   void JoinFinished();
 
-  std::vector<std::string> argv_;
+  embed::ZygoteOptions options_;
   RecyclePolicy recycle_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
@@ -134,6 +139,7 @@ class ZygoteClient {
   std::shared_ptr<Instance> current_;
   nlohmann::json last_report_;  // kept while a dead zygote is being replaced
   std::vector<std::shared_ptr<Instance>> instances_;  // current and retiring ones
+  int last_uid_half_ = 1;  // the first zygote takes half 0
   std::map<uint64_t, Pending> jobs_;
   std::thread supervisor_;
   std::mutex send_mu_;

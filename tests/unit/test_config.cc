@@ -91,3 +91,26 @@ TEST_CASE("the API token can come from a file, first line, trailing space droppe
   CHECK(missing.Finalize().value().find("cannot read") != std::string::npos);
   ::unlink(path);
 }
+
+TEST_CASE("the sandbox uid range: parsed, never root, large enough for every live sandbox") {
+  Config c;
+  c.workers = 2;
+  REQUIRE_FALSE(c.Finalize().has_value());
+  CHECK(c.sandbox_uid_first == 2000000000u);
+  CHECK(c.sandbox_uid_count == 65536u);
+  Config off;
+  off.sandbox_uid_range = "0:0";
+  REQUIRE_FALSE(off.Finalize().has_value());
+  CHECK(off.sandbox_uid_count == 0u);
+  for (const char* bad : {"100", "0:100", "4294967290:100", "100:x", "100:10:1"}) {
+    Config b;
+    b.sandbox_uid_range = bad;
+    CAPTURE(bad);
+    CHECK(b.Finalize().value().find("--sandbox-uid-range") != std::string::npos);
+  }
+  Config small;
+  small.workers = 4;
+  small.spares = 4;
+  small.sandbox_uid_range = "100000:10";  // 2 * (4 + 2 * 4) = 24 needed
+  CHECK(small.Finalize().value().find("needs at least 24") != std::string::npos);
+}

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "embed/protocol.h"
+#include "embed/zygote.h"
 
 using namespace wj;
 
@@ -51,4 +52,45 @@ TEST_CASE("payload round trip keeps NUL bytes and an absent input") {
   std::string bad = proto::EncodePayload("abc", "");
   bad[0] = 100;  // claims more script than there is
   CHECK_FALSE(proto::DecodePayload(bad, &s, &i));
+}
+
+TEST_CASE("the zygote's options survive the configure message, and a damaged one is refused") {
+  embed::ZygoteOptions out;
+  out.mode = embed::Mode::kCold;
+  out.layers.seccomp = false;
+  out.sandbox_uid = 65534;
+  out.spares = 3;
+  out.memory_bytes = 512ull << 20;
+  out.cpu_seconds = 30;
+  out.tmp_bytes = 64ull << 20;
+  out.max_procs = 32;
+  out.host_uid_first = 2000000000;
+  out.host_uid_count = 32768;
+  out.cgroup_version = 1;
+  out.cgroup_memory_base = "/sys/fs/cgroup/memory/warmjail-1";
+  out.cgroup_pids_base = "/sys/fs/cgroup/pids/warmjail-1";
+  out.cgroup_cpuacct_base = "";
+  std::string wire = embed::EncodeOptions(out);
+
+  embed::ZygoteOptions in;
+  REQUIRE(embed::DecodeOptions(wire, &in));
+  CHECK(in.mode == embed::Mode::kCold);
+  CHECK_FALSE(in.layers.seccomp);
+  CHECK(in.layers.namespaces);
+  CHECK(in.sandbox_uid == 65534);
+  CHECK(in.spares == 3);
+  CHECK(in.memory_bytes == 512ull << 20);
+  CHECK(in.cpu_seconds == 30);
+  CHECK(in.tmp_bytes == 64ull << 20);
+  CHECK(in.max_procs == 32);
+  CHECK(in.host_uid_first == 2000000000);
+  CHECK(in.host_uid_count == 32768);
+  CHECK(in.cgroup_version == 1);
+  CHECK(in.cgroup_memory_base == out.cgroup_memory_base);
+  CHECK(in.cgroup_pids_base == out.cgroup_pids_base);
+  CHECK(in.cgroup_cpuacct_base.empty());
+
+  CHECK_FALSE(embed::DecodeOptions(wire.substr(0, wire.size() - 1), &in));
+  CHECK_FALSE(embed::DecodeOptions(wire + "x", &in));
+  CHECK_FALSE(embed::DecodeOptions("", &in));
 }
