@@ -252,6 +252,11 @@ std::unique_ptr<ChildCgroup> CgroupManager::CreateChild(const std::string& name,
     if (s.ok() && Exists(mem + "/memory.swap.max")) s = WriteFile(mem + "/memory.swap.max", "0");
     if (s.ok()) s = WriteFile(mem + "/pids.max", std::to_string(max_procs));
     if (s.ok() && Exists(mem + "/cpu.max")) s = WriteFile(mem + "/cpu.max", kSandboxCpuMax);
+    // The OOM killer otherwise picks one process: with the memory spread over
+    // several, it may kill children and leave the script waiting for them
+    // until the deadline. As a group, an OOM ends the whole sandbox at once,
+    // and the request as memory_limit.
+    if (s.ok()) s = WriteFile(mem + "/memory.oom.group", "1");
     if (s.ok()) s = open_procs(mem);
   } else {
     s = WriteFile(mem + "/memory.limit_in_bytes", std::to_string(memory_bytes));
