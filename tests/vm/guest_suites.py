@@ -141,25 +141,28 @@ class CgroupV2Files(harness.ServerTestCase):
         small = "def main():\n    return 1\n"
         big = "def main():\n    b = bytearray(150 << 20)\n    b[::4096] = b'x' * len(b[::4096])\n    return len(b)\n"
 
-        def logged_peaks():
-            peaks = []
+        def logged_peak(request_id):
+            """peak_memory_bytes of the request's log line (written after the
+            response, by the server's reaper thread), or None."""
             for line in self.server.stderr_tail(1 << 20).splitlines():
                 try:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                if event.get("event") == "request" and "peak_memory_bytes" in event:
-                    peaks.append(event["peak_memory_bytes"])
-            return peaks
+                if event.get("event") == "request" and event.get("request_id") == request_id:
+                    return event.get("peak_memory_bytes")
+            return None
 
-        before = len(logged_peaks())
-        self.assertOk(self.script(small), 1)
-        self.assertOk(self.script(big), 150 << 20)
+        ids = []
+        for source, result in ((small, 1), (big, 150 << 20)):
+            resp = self.script(source)
+            self.assertOk(resp, result)
+            ids.append(resp[1].get("X-Request-Id"))
         deadline = time.monotonic() + 10
-        while len(logged_peaks()) < before + 2 and time.monotonic() < deadline:
+        while None in map(logged_peak, ids) and time.monotonic() < deadline:
             time.sleep(0.2)
-        peaks = logged_peaks()[before:]
-        self.assertEqual(len(peaks), 2, "request log lines with peak_memory_bytes: %s" % peaks)
+        peaks = [logged_peak(i) for i in ids]
+        self.assertNotIn(None, peaks, "request log lines with peak_memory_bytes for %s: %s" % (ids, peaks))
         sys.stderr.write("\npeak_memory_bytes: trivial script %d, 150 MiB script %d\n" % tuple(peaks))
         small_peak, big_peak = peaks
         self.assertGreaterEqual(big_peak, 150 << 20)
