@@ -107,6 +107,21 @@ Status MakeDir(const std::string& path) {
   return Status::Ok();
 }
 
+// True when the space-separated `list` (cgroup.controllers) names `controller`
+// ("cpu" must not match "cpuset").
+bool HasController(const std::string& list, const std::string& controller) {
+  std::istringstream in(list);
+  std::string c;
+  while (in >> c)
+    if (c == controller) return true;
+  return false;
+}
+
+// cpu.max of every sandbox on cgroup v2: one CPU's worth (quota and period,
+// microseconds), so a sandbox's threads and children together cannot take
+// more than one CPU from the other sandboxes and the server.
+constexpr char kSandboxCpuMax[] = "100000 100000";
+
 std::string Join(const std::string& a, const std::string& b) {
   if (b.empty() || b == "/") return a;
   return a + (b[0] == '/' ? "" : "/") + b;
@@ -186,16 +201,18 @@ std::unique_ptr<CgroupManager> CgroupManager::Create(std::string* why_not) {
     std::string own = Join(v2, OwnCgroup(""));
     std::string controllers;
     ReadFile(own + "/cgroup.controllers", &controllers);
-    if (controllers.find("memory") != std::string::npos && controllers.find("pids") != std::string::npos) {
+    if (HasController(controllers, "memory") && HasController(controllers, "pids")) {
+      // The cpu controller, where delegated too, bounds each sandbox to one CPU.
+      const std::string enable = HasController(controllers, "cpu") ? "+memory +pids +cpu" : "+memory +pids";
       // "No internal processes": a cgroup that hands controllers to children
       // may hold no process itself, so the server first moves into a leaf.
       std::string leaf = own + "/warmjail-server";
       Status s = MakeDir(leaf);
       if (s.ok()) s = WriteFile(leaf + "/cgroup.procs", std::to_string(::getpid()));
-      if (s.ok()) s = WriteFile(own + "/cgroup.subtree_control", "+memory +pids");
+      if (s.ok()) s = WriteFile(own + "/cgroup.subtree_control", enable);
       std::string base = own + "/" + base_name;
       if (s.ok()) s = MakeDir(base);
-      if (s.ok()) s = WriteFile(base + "/cgroup.subtree_control", "+memory +pids");
+      if (s.ok()) s = WriteFile(base + "/cgroup.subtree_control", enable);
       if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(2, base, "", true));
       *why_not = "cgroup v2: " + s.message();
       return nullptr;
@@ -241,6 +258,12 @@ std::unique_ptr<ChildCgroup> CgroupManager::CreateChild(const std::string& name,
     s = WriteFile(mem + "/memory.max", std::to_string(memory_bytes));
     if (s.ok() && Exists(mem + "/memory.swap.max")) s = WriteFile(mem + "/memory.swap.max", "0");
     if (s.ok()) s = WriteFile(mem + "/pids.max", std::to_string(max_procs));
+    if (s.ok() && Exists(mem + "/cpu.max")) s = WriteFile(mem + "/cpu.max", kSandboxCpuMax);
+    // The OOM killer otherwise picks one process: with the memory spread over
+    // several, it may kill children and leave the script waiting for them
+    // until the deadline. As a group, an OOM ends the whole sandbox at once,
+    // and the request as memory_limit.
+    if (s.ok()) s = WriteFile(mem + "/memory.oom.group", "1");
     if (s.ok()) s = open_procs(mem);
   } else {
     s = WriteFile(mem + "/memory.limit_in_bytes", std::to_string(memory_bytes));
