@@ -61,13 +61,32 @@ def zygote_pid(server_pid):
     return None
 
 
-def tagged_processes(server_pid):
-    """Every process on the host whose command line names this server's
-    cgroup base (warmjail-<pid>): the zygote and all sandboxes it forked,
-    wherever they were reparented to."""
-    tag = "warmjail-%d" % server_pid
-    return {pid: info for pid, info in process_table().items()
-            if any(token.endswith("/" + tag) for token in info["cmdline"].split())}
+def process_identity(pid):
+    """((st_dev, st_ino) of the process's executable, its session id), or None."""
+    try:
+        st = os.stat("/proc/%d/exe" % pid)
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (st.st_dev, st.st_ino), int(fields[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def tagged_processes(server_pid, identity=None):
+    """Every process on the host that is this server's zygote or one of its
+    sandboxes, wherever it was reparented to: none of them execs, so each
+    runs the server's own binary, and each stays in the session the test
+    started the server in (the harness gives every server its own).
+    `identity` is process_identity(server_pid), taken while the server ran
+    (needed once it has exited)."""
+    identity = identity or process_identity(server_pid)
+    if identity is None:
+        raise AssertionError("server %d is gone and no identity was recorded" % server_pid)
+    found = {}
+    for pid, info in process_table().items():
+        if pid != server_pid and process_identity(pid) == identity:
+            found[pid] = info
+    return found
 
 
 def stray_processes(server_pid, spares):
@@ -221,6 +240,12 @@ def _mount_key(line):
     return (parts[3], parts[4], parts[5], right)
 
 
+def _container_mount(line):
+    """A mount a container engine made for the container under test (its
+    root, its /etc/hosts, ...): the engine's, not the server's."""
+    return harness.CONTAINER and any(p in line for p in ("/docker/", "/containerd/", "/docker-", "overlay"))
+
+
 def new_mounts(before_lines):
     before = {}
     for line in before_lines:
@@ -230,7 +255,7 @@ def new_mounts(before_lines):
         key = _mount_key(line)
         if before.get(key, 0) > 0:
             before[key] -= 1
-        else:
+        elif not _container_mount(line):
             new.append(line)
     return new
 

@@ -508,6 +508,8 @@ class Shutdown(FaultTestCase):
         mounts_before = opslib.read_mountinfo()
         srv = self.start_server(["--workers", "2", "--queue", "64"])
         server_pid = srv.proc.pid
+        identity = opslib.process_identity(server_pid)
+        self.assertTrue(opslib.tagged_processes(server_pid, identity), "the zygote is not found by its identity")
         _, health = self.health()
         bases = opslib.cgroup_bases(health) if opslib.uses_cgroups(health) else []
         for base in bases:
@@ -565,8 +567,8 @@ class Shutdown(FaultTestCase):
         if isinstance(late, tuple):
             self.assertEqual((late[0], late[2].get("error_type")), (503, "unavailable"),
                              "request after SIGTERM: %s" % opslib.brief(late[2]))
-        left = opslib.wait_for(lambda: not opslib.tagged_processes(server_pid), 5)
-        self.assertTrue(left, "processes left after exit: %s" % json.dumps(opslib.tagged_processes(server_pid)))
+        left = opslib.wait_for(lambda: not opslib.tagged_processes(server_pid, identity), 5)
+        self.assertTrue(left, "processes left after exit: %s" % json.dumps(opslib.tagged_processes(server_pid, identity)))
         for base in bases:
             self.assertFalse(os.path.exists(base), "cgroup %s left after exit" % base)
         self.assertEqual(opslib.new_mounts(mounts_before), [])
