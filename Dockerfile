@@ -13,8 +13,12 @@
 # --- build: the same packages and CMake build as CI --------------------------
 FROM debian:bookworm-slim AS build
 WORKDIR /src
+# The packages first, in a layer of their own: a change to the sources does
+# not install them again.
+COPY scripts/install-deps scripts/
+RUN scripts/install-deps run
 COPY . .
-RUN scripts/install-deps run && BUILD_TESTING=OFF scripts/build && strip --strip-debug build/warmjail
+RUN BUILD_TESTING=OFF scripts/build && strip --strip-debug build/warmjail
 
 # --- runtime: the binary and its runtime packages, nothing else ---------------
 FROM debian:bookworm-slim

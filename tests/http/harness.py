@@ -3,6 +3,11 @@
 The binary comes from $WARMJAIL_BIN (default: <repo>/build/warmjail).
 Extra arguments for every server (and `warmjail run`) come from
 $WARMJAIL_TEST_ARGS, shlex-split and appended.
+
+With $WARMJAIL_CONTAINER=1, $WARMJAIL_BIN is tests/docker/warmjail-in-docker:
+the server runs in a container named warmjail-test-<port>, so its PID on the
+host (Server.pid) is the container's first process, not the docker client's,
+and the container's own mounts on the host are not the server's.
 """
 
 import http.client
@@ -22,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("WARMJAIL_BIN") or os.path.join(REPO, "build", "warmjail")
 HOST = "127.0.0.1"
+CONTAINER = os.environ.get("WARMJAIL_CONTAINER") == "1"
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
 STDERR_TAIL = 16000
@@ -160,6 +166,9 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if CONTAINER:  # the container is not the client's child: remove it by name
+            subprocess.run(["docker", "rm", "-f", container_name(self.port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.proc = None
         self._close_errfile()
 
@@ -192,6 +201,15 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pid(self):
+        """The server's PID on the host."""
+        if not CONTAINER:
+            return self.proc.pid
+        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", container_name(self.port)],
+                             capture_output=True, text=True, check=True).stdout
+        return int(out.strip())
+
     # -- requests ------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=90.0):
         return request(self.port, method, path, body, headers, timeout)
@@ -207,6 +225,11 @@ class Server:
         status, hdrs, data, _ = request(self.port, "GET", path, None, headers,
                                         timeout)
         return status, hdrs, data
+
+
+def container_name(port):
+    """The name tests/docker/warmjail-in-docker gives the container serving `port`."""
+    return "warmjail-test-%d" % port
 
 
 def post_execute(server, body, headers=None, timeout=90.0):

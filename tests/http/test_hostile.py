@@ -230,7 +230,7 @@ class HostileSuite(harness.ServerTestCase):
             self.fail("hostile cases NOT run, because they could harm the host: " + message)
         paths = sorted(glob.glob(os.path.join(CASES_DIR, "*.py")))
         self.assertGreaterEqual(len(paths), 45, "expected at least 45 cases in %s" % CASES_DIR)
-        values = {"$PORT": self.server.port, "$SERVER_PID": self.server.proc.pid,
+        values = {"$PORT": self.server.port, "$SERVER_PID": self.server.pid,
                   "$TOKEN_SHA256": hashlib.sha256(TOKEN.encode()).hexdigest()}
         for path in paths:
             name = os.path.basename(path)
@@ -265,7 +265,7 @@ class HostileSuite(harness.ServerTestCase):
         status, _, health = self.server.get("/health")
         self.assertEqual((status, health.get("status")), (200, "healthy"), brief(health))
 
-        server_pid = self.server.proc.pid
+        server_pid = self.server.pid
         spares = int(health.get("spares", 0))
         # Allowed under the server: the zygote, and under it at most `spares`
         # idle spare sandboxes, each an init and its worker (a sandbox that

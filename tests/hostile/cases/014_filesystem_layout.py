@@ -1,4 +1,4 @@
-# expect: {"status": 200, "result": {"root": ["bin", "dev", "etc", "lib", "lib64", "proc", "tmp", "usr"], "dev": ["fd", "full", "null", "random", "stderr", "stdin", "stdout", "urandom", "zero"], "etc": ["alternatives", "group", "hostname", "hosts", "ld.so.cache", "localtime", "passwd", "ssl"], "present": []}}
+# expect: {"status": 200, "result": {"root": ["bin", "dev", "etc", "lib", "lib64", "proc", "tmp", "usr"], "dev": ["fd", "full", "null", "random", "stderr", "stdin", "stdout", "urandom", "zero"], "etc": ["alternatives", "group", "hostname", "hosts", "ld.so.cache", "localtime", "passwd"], "present": []}}
 # The root holds only what Python needs: no /home, /root, /run, /var,
 # /dev/shm, /sys, no shells or setuid tools, no repository or server binary.
 import os
@@ -16,6 +16,8 @@ def main():
     return {
         "root": sorted(os.listdir("/")),
         "dev": sorted(os.listdir("/dev")),
-        "etc": sorted(os.listdir("/etc")),
+        # ssl/certs is bound only where the host has CA certificates (the
+        # image has none): present or not, it is read-only.
+        "etc": sorted(set(os.listdir("/etc")) - {"ssl"}),
         "present": sorted(p for p in PROBES if os.path.lexists(p)),
     }
