@@ -13,6 +13,8 @@ class Server;
 
 namespace wj {
 
+struct LaneRequest;
+
 class HttpServer {
  public:
   HttpServer(Service* service, const Config& config);
@@ -25,6 +27,8 @@ class HttpServer {
   static HttpResponse Dispatch(Service* service, const HttpRequest& request);
 
  private:
+  HttpResponse AnswerInLane(const LaneRequest& lane);
+
   Service* service_;
   const Config& config_;
   std::unique_ptr<httplib::Server> server_;
