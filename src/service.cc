@@ -121,8 +121,9 @@ HttpResponse Service::Health(bool full) const {
   HttpResponse out;
   out.status = ready ? 200 : 503;
   if (!full) {
+    nlohmann::json all = Layers();
     nlohmann::json layers = nlohmann::json::object();
-    for (const auto& [name, layer] : Layers().items()) layers[name] = {{"active", layer.value("active", false)}};
+    for (const auto& [name, layer] : all.items()) layers[name] = {{"active", layer.value("active", false)}};
     nlohmann::json body = {{"status", ready ? "healthy" : "unhealthy"},
                            {"isolation", layers},
                            {"degraded", !MissingLayers().empty()}};
