@@ -101,7 +101,7 @@ HttpServer::HttpServer(Service* service, const Config& config)
 HttpServer::~HttpServer() = default;
 
 bool HttpServer::Listen(std::string* error) {
-  auto& svr = static_cast<GuardedServer&>(*server_);
+  GuardedServer& svr = *server_;
   svr.lane_handler = [this](const LaneRequest& lane) { return AnswerInLane(lane); };
   // Every framing (Content-Length, chunked, none) stops reading at the cap.
   svr.set_payload_max_length(config_.max_body_bytes);
@@ -202,7 +202,12 @@ HttpResponse HttpServer::AnswerInLane(const LaneRequest& lane) {
   } else if (lane.request.path == "/health" || lane.request.path == "/healthz") {
     HttpRequest request = lane.request;
     request.request_id = id;
-    out = Dispatch(service_, request);
+    try {  // on the lane's own thread: nothing may escape it
+      out = Dispatch(service_, request);
+    } catch (const std::exception& e) {
+      LogEvent("internal_error", {{"request_id", id}, {"what", e.what()}});
+      out = JsonError(500, "internal", "Internal server error");
+    }
   } else if (lane.reason == LaneReason::kClientFull) {
     out = JsonError(429, "overloaded",
                     "Too many connections from this address (at most " +

@@ -7,12 +7,9 @@
 #include "src/config.h"
 #include "src/service.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace wj {
 
+class GuardedServer;
 struct LaneRequest;
 
 class HttpServer {
@@ -31,7 +28,7 @@ class HttpServer {
 
   Service* service_;
   const Config& config_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GuardedServer> server_;
 };
 
 }  // namespace wj
