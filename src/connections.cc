@@ -21,6 +21,11 @@ thread_local GuardedServer* t_server = nullptr;
 // Set on the health lane's thread: a connection httplib hands it is past the
 // server's cap.
 thread_local bool t_in_lane = false;
+// The response just written said "Connection: close" (httplib says so after
+// every error) and the connection must end there. httplib itself goes on
+// reading after a refused head: the rest of a header flood would be parsed
+// as request after request.
+thread_local bool t_close_after = false;
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -284,8 +289,11 @@ void GuardedServer::Serve(socket_t sock, const std::string& peer, int peer_port)
       write_timeout_sec_, write_timeout_usec_,
       [&](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
         SetPhase(sock, Phase::kHead);
-        return process_request(strm, peer, peer_port, local, local_port, close_connection, connection_closed,
-                               [this, sock](httplib::Request&) { SetPhase(sock, Phase::kBody); });
+        t_close_after = false;
+        bool ok = process_request(strm, peer, peer_port, local, local_port, close_connection, connection_closed,
+                                  [this, sock](httplib::Request&) { SetPhase(sock, Phase::kBody); });
+        if (t_close_after) connection_closed = true;
+        return ok;
       });
   t_socket = INVALID_SOCKET;
   t_server = nullptr;
@@ -356,6 +364,9 @@ class ConnectionQueue : public httplib::TaskQueue {
 
 GuardedServer::GuardedServer(const ConnectionLimits& limits) : limits_(limits) {
   new_task_queue = [this] { return new ConnectionQueue(this); };
+  set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.get_header_value("Connection") == "close") t_close_after = true;
+  });
 }
 
 GuardedServer::~GuardedServer() = default;
