@@ -24,7 +24,13 @@ std::optional<std::string> Config::Finalize() {
   if (max_body_bytes == 0) return "--max-body-bytes must be greater than 0";
   if (max_connections < workers + queue + 8)
     return "--max-connections must leave room for every worker, every queue place and a few more";
+  if (max_connections_per_client == 0) max_connections_per_client = max_connections / 2;
+  if (max_connections_per_client > max_connections)
+    return "--max-connections-per-client must not exceed --max-connections";
   if (request_read_timeout_s == 0) return "--request-read-timeout must be greater than 0";
+  if (header_timeout_s == 0) return "--header-timeout must be greater than 0";
+  if (header_timeout_s > request_read_timeout_s)
+    return "--header-timeout must not exceed --request-read-timeout (the head is part of the request)";
   if (mode != "zygote" && mode != "cold") return "--mode must be zygote or cold";
   if (disable_isolation && !allow_degraded)
     return "--danger-disable-isolation runs scripts unconfined and needs --allow-degraded as well";

@@ -23,6 +23,8 @@ struct Config {
   unsigned workers = 0;  // 0: the number of CPUs
   unsigned queue = 64;
   unsigned max_connections = 2048;      // connections served at once (a thread each)
+  unsigned max_connections_per_client = 0;  // of those, from one address (0: half of max_connections)
+  unsigned header_timeout_s = 5;        // a request's head (line and headers) must have arrived by then
   unsigned request_read_timeout_s = 15; // a request must have arrived whole by then
   unsigned spares = 0;   // 0: as many as workers
   uint64_t recycle_requests = 10000;  // a fresh zygote after this many requests (0: never)

@@ -33,7 +33,8 @@ struct Route {
 // Every path the service answers, in one place.
 const Route kRoutes[] = {
     {"POST", "/execute", [](Service* s, const HttpRequest& r) { return s->Execute(r); }, true},
-    {"GET",  "/health",  [](Service* s, const HttpRequest&) { return s->Health(); }, false},
+    // Open to all; the host's details only with the token (when one is set).
+    {"GET",  "/health",  [](Service* s, const HttpRequest& r) { return s->Health(!s->Authorize(r)); }, false},
     {"GET",  "/healthz", [](Service* s, const HttpRequest&) { return s->Healthz(); }, false},
     {"GET",  "/metrics", [](Service* s, const HttpRequest&) { return s->Metrics(); }, false},
     {"GET",  "/openapi.json", [](Service*, const HttpRequest&) { return OpenApi(); }, false},
@@ -47,13 +48,19 @@ std::string NewRequestId() {
 }
 
 // A client's id is echoed only when it is short and printable.
-std::string RequestIdFor(const httplib::Request& req) {
-  std::string id = req.get_header_value("X-Request-Id");
+std::string RequestIdFor(const std::string& id) {
   if (id.empty() || id.size() > 128) return NewRequestId();
   for (char c : id)
     if (c < 0x21 || c > 0x7e) return NewRequestId();
   return id;
 }
+
+std::string RequestIdFor(const httplib::Request& req) { return RequestIdFor(req.get_header_value("X-Request-Id")); }
+
+// Why httplib refused a request, for the error handler: the error logger
+// runs on the connection's thread just before it, with the same request.
+thread_local httplib::Error t_last_error = httplib::Error::Success;
+thread_local const httplib::Request* t_last_error_request = nullptr;
 
 void Write(const HttpResponse& in, const std::string& request_id, httplib::Response& out) {
   out.status = in.status;
@@ -85,17 +92,18 @@ HttpResponse HttpServer::Dispatch(Service* service, const HttpRequest& request) 
 }
 
 HttpServer::HttpServer(Service* service, const Config& config)
-    : service_(service), config_(config), server_(std::make_unique<httplib::Server>()) {}
+    : service_(service),
+      config_(config),
+      server_(std::make_unique<GuardedServer>(ConnectionLimits{
+          config.max_connections, config.max_connections_per_client,
+          std::chrono::seconds(config.header_timeout_s), std::chrono::seconds(config.request_read_timeout_s)})) {}
 
 HttpServer::~HttpServer() = default;
 
 bool HttpServer::Listen(std::string* error) {
-  httplib::Server& svr = *server_;
-  const size_t max_connections = config_.max_connections;
-  const std::chrono::seconds read_deadline(config_.request_read_timeout_s);
-  svr.new_task_queue = [max_connections, read_deadline] {
-    return ConnectionGuard::Get().NewTaskQueue(max_connections, read_deadline);
-  };
+  GuardedServer& svr = *server_;
+  svr.lane_handler = [this](const LaneRequest& lane) { return AnswerInLane(lane); };
+  // Every framing (Content-Length, chunked, none) stops reading at the cap.
   svr.set_payload_max_length(config_.max_body_bytes);
   svr.set_read_timeout(10, 0);
   svr.set_write_timeout(10, 0);
@@ -113,7 +121,7 @@ bool HttpServer::Listen(std::string* error) {
       request.headers.emplace(lower, value);
     }
     HttpResponse response;
-    ConnectionGuard::Get().RequestRead();
+    GuardedServer::RequestRead();
     try {
       response = Dispatch(service_, request);
     } catch (const std::exception& e) {
@@ -121,7 +129,6 @@ bool HttpServer::Listen(std::string* error) {
       response = JsonError(500, "internal", "Internal server error");
     }
     Write(response, request.request_id, res);
-    ConnectionGuard::Get().ResponseDone();
   };
   for (const char* pattern : {".*"}) {
     svr.Get(pattern, handler);
@@ -131,14 +138,31 @@ bool HttpServer::Listen(std::string* error) {
     svr.Patch(pattern, handler);
     svr.Options(pattern, handler);
   }
+  svr.set_error_logger([](const httplib::Error& error, const httplib::Request* req) {
+    t_last_error = error;
+    t_last_error_request = req;
+  });
   // Errors httplib produces itself (413 for an oversized body, 400 for a
-  // malformed request) get the same JSON shape as ours.
+  // malformed request or header) get the same JSON shape as ours.
   svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
                                                                       httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string id = RequestIdFor(req);
+    httplib::Error error = t_last_error_request == &req ? t_last_error : httplib::Error::Success;
+    t_last_error_request = nullptr;
     HttpResponse out;
-    if (res.status == 413) {
+    if (res.status == 400 && error == httplib::Error::InvalidHeaders) {
+      // httplib stops at its caps (CPPHTTPLIB_HEADER_MAX_COUNT headers of
+      // CPPHTTPLIB_HEADER_MAX_LENGTH bytes); the headers read so far tell
+      // which: a full count is the flood, anything else a bad or long line.
+      if (req.headers.size() >= CPPHTTPLIB_HEADER_MAX_COUNT)
+        out = JsonError(431, "request_too_large",
+                        "Request has more than " + std::to_string(CPPHTTPLIB_HEADER_MAX_COUNT) + " headers");
+      else
+        out = JsonError(400, "invalid_request",
+                        "Malformed request header, or one longer than " +
+                            std::to_string(CPPHTTPLIB_HEADER_MAX_LENGTH) + " bytes");
+    } else if (res.status == 413) {
       out = JsonError(413, "request_too_large",
                       "Request body is larger than the cap of " + std::to_string(config_.max_body_bytes) + " bytes");
     } else if (res.status == 404) {
@@ -160,6 +184,43 @@ bool HttpServer::Listen(std::string* error) {
   }
   LogEvent("listening", {{"host", config_.host}, {"port", config_.port}});
   return svr.listen_after_bind();
+}
+
+// A connection past --max-connections or --max-connections-per-client:
+// the health paths are answered as anywhere else, everything else refused
+// without reading a body.
+HttpResponse HttpServer::AnswerInLane(const LaneRequest& lane) {
+  auto given = lane.request.headers.find("x-request-id");
+  std::string id = RequestIdFor(given == lane.request.headers.end() ? "" : given->second);
+  HttpResponse out;
+  if (lane.malformed == 431) {
+    out = JsonError(431, "request_too_large",
+                    "Request head is larger than " + std::to_string(kHealthLaneHeadBytes) +
+                        " bytes (the server is at its connection limit)");
+  } else if (lane.malformed) {
+    out = JsonError(400, "invalid_request", "Malformed HTTP request");
+  } else if (lane.request.path == "/health" || lane.request.path == "/healthz") {
+    HttpRequest request = lane.request;
+    request.request_id = id;
+    try {  // on the lane's own thread: nothing may escape it
+      out = Dispatch(service_, request);
+    } catch (const std::exception& e) {
+      LogEvent("internal_error", {{"request_id", id}, {"what", e.what()}});
+      out = JsonError(500, "internal", "Internal server error");
+    }
+  } else if (lane.reason == LaneReason::kClientFull) {
+    out = JsonError(429, "overloaded",
+                    "Too many connections from this address (at most " +
+                        std::to_string(config_.max_connections_per_client) + "); retry later");
+    out.headers.emplace_back("Retry-After", "1");
+  } else {
+    out = JsonError(503, "unavailable",
+                    "Server at its connection limit (" + std::to_string(config_.max_connections) +
+                        "); only /health and /healthz are answered; retry shortly");
+    out.headers.emplace_back("Retry-After", "1");
+  }
+  out.headers.emplace_back("X-Request-Id", id);
+  return out;
 }
 
 void HttpServer::Stop() { server_->stop(); }

@@ -7,11 +7,10 @@
 #include "src/config.h"
 #include "src/service.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace wj {
+
+class GuardedServer;
+struct LaneRequest;
 
 class HttpServer {
  public:
@@ -25,9 +24,11 @@ class HttpServer {
   static HttpResponse Dispatch(Service* service, const HttpRequest& request);
 
  private:
+  HttpResponse AnswerInLane(const LaneRequest& lane);
+
   Service* service_;
   const Config& config_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GuardedServer> server_;
 };
 
 }  // namespace wj

@@ -69,8 +69,15 @@ void AddServeOptions(CLI::App* app, Config& c) {
   app->add_option("--queue", c.queue, "Requests that may wait for a sandbox before 429")
       ->envname("WARMJAIL_QUEUE")->capture_default_str();
   app->add_option("--max-connections", c.max_connections,
-                  "Connections served at once; more wait for a free one")
+                  "Connections served at once; past that only /health and /healthz are answered")
       ->envname("WARMJAIL_MAX_CONNECTIONS")->capture_default_str();
+  app->add_option("--max-connections-per-client", c.max_connections_per_client,
+                  "Of those, from one client address; past that only /health and /healthz are answered "
+                  "(default: half of --max-connections; behind a proxy, raise it to --max-connections)")
+      ->envname("WARMJAIL_MAX_CONNECTIONS_PER_CLIENT");
+  app->add_option("--header-timeout", c.header_timeout_s,
+                  "Seconds a client has to send a request's line and headers")
+      ->envname("WARMJAIL_HEADER_TIMEOUT")->capture_default_str();
   app->add_option("--request-read-timeout", c.request_read_timeout_s,
                   "Seconds a client has to send a whole request (slow clients are cut off)")
       ->envname("WARMJAIL_REQUEST_READ_TIMEOUT")->capture_default_str();
@@ -170,6 +177,10 @@ int Serve(Config& config) {
                           {"memory_mb", config.limits.memory_mb}, {"max_procs", config.limits.max_procs},
                           {"tmp_mb", config.limits.tmp_mb}, {"workers", config.workers}, {"queue", config.queue},
                           {"max_body_bytes", config.max_body_bytes}, {"auth", !config.api_token.empty()},
+                          {"max_connections", config.max_connections},
+                          {"max_connections_per_client", config.max_connections_per_client},
+                          {"header_timeout_s", config.header_timeout_s},
+                          {"request_read_timeout_s", config.request_read_timeout_s},
                           {"mode", config.mode}});
   rt.zygote->StartSupervisor();
   wj::HttpServer http(rt.service.get(), config);

@@ -8,6 +8,8 @@
 namespace wj {
 
 namespace {
+const char kNotReadyReason[] = "the sandbox zygote is not running (restarting)";
+
 // Standard Server-Timing: the child's set-up stages and the whole sandbox.
 std::string ServerTiming(const SandboxResult& result) {
   std::string out;
@@ -114,8 +116,21 @@ std::vector<std::string> Service::MissingLayers() const {
   return missing;
 }
 
-HttpResponse Service::Health() const {
+HttpResponse Service::Health(bool full) const {
   bool ready = zygote_->Ready();
+  HttpResponse out;
+  out.status = ready ? 200 : 503;
+  if (!full) {
+    nlohmann::json all = Layers();
+    nlohmann::json layers = nlohmann::json::object();
+    for (const auto& [name, layer] : all.items()) layers[name] = {{"active", layer.value("active", false)}};
+    nlohmann::json body = {{"status", ready ? "healthy" : "unhealthy"},
+                           {"isolation", layers},
+                           {"degraded", !MissingLayers().empty()}};
+    if (!ready) body["reason"] = kNotReadyReason;
+    out.body = DumpBody(body);
+    return out;
+  }
   nlohmann::json limits = {
       {"timeout_s", config_.limits.timeout_s},       {"cpu_time_s", config_.limits.cpu_time_s},
       {"memory_mb", config_.limits.memory_mb},       {"max_procs", config_.limits.max_procs},
@@ -137,9 +152,7 @@ HttpResponse Service::Health() const {
   };
   nlohmann::json report = zygote_->Report();
   if (report.is_object() && report.contains("versions")) body["runtime"] = report["versions"];
-  if (!ready) body["reason"] = "the sandbox zygote is not running (restarting)";
-  HttpResponse out;
-  out.status = ready ? 200 : 503;
+  if (!ready) body["reason"] = kNotReadyReason;
   out.body = DumpBody(body);
   return out;
 }

@@ -42,7 +42,10 @@ class Service {
           std::string cgroup_note);
 
   HttpResponse Execute(const HttpRequest& request);
-  HttpResponse Health() const;
+  // `full`: for a caller with the token (or when none is configured); without
+  // it, status and layer names only, nothing of the host (no paths, PIDs,
+  // cgroup names, versions or limits).
+  HttpResponse Health(bool full) const;
   HttpResponse Healthz() const;
   HttpResponse Metrics() const;
   // When an API token is configured: 401 unless the request carries it.

@@ -205,7 +205,7 @@ class HostileSuite(harness.ServerTestCase):
     @property
     def memory_mechanism(self):
         """"cgroup" or "rlimit", as /health reports the server's memory accounting."""
-        _, _, health = self.server.get("/health")
+        _, _, health = self.server.get("/health", AUTH)  # the details need the token
         return ((health.get("isolation") or {}).get("memory_accounting") or {}).get("mechanism")
 
     def ensure_probe(self):
@@ -262,7 +262,7 @@ class HostileSuite(harness.ServerTestCase):
 
     def test_3_after_suite(self):
         self.assertTrue(self.server.alive(), "server is not running")
-        status, _, health = self.server.get("/health")
+        status, _, health = self.server.get("/health", AUTH)
         self.assertEqual((status, health.get("status")), (200, "healthy"), brief(health))
 
         server_pid = self.server.pid
