@@ -1,6 +1,7 @@
 #include "src/document.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace wj {
@@ -294,7 +295,18 @@ class StrictScanner {
     while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
     return i_ > start;
   }
+  // A number must also fit a double: nlohmann::json (and so a client like
+  // it) refuses 1e999 and 400-digit integers as an overflow, and others
+  // would read them as infinity, which JSON cannot carry.
   bool Number() {
+    size_t start = i_;
+    bool exponent = false;
+    if (!NumberToken(&exponent)) return false;
+    if (!exponent && i_ - start < 300) return true;
+    std::string token(s_.substr(start, i_ - start));
+    return std::isfinite(std::strtod(token.c_str(), nullptr));
+  }
+  bool NumberToken(bool* exponent) {
     if (s_[i_] == '-') ++i_;
     if (i_ < s_.size() && s_[i_] == '0') {
       ++i_;
@@ -306,6 +318,7 @@ class StrictScanner {
       if (!Digits()) return false;
     }
     if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      *exponent = true;
       ++i_;
       if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
       if (!Digits()) return false;

@@ -202,6 +202,7 @@ TEST_CASE("result text that is not strict JSON is refused") {
       "\"\\u12\"",
       "\"\\x41\"",
       "\"tab\there\"",
+      "1e999", "-1E+400", std::string(400, '9'),  // beyond a double: an overflow, not infinity
       "[1, NaN]", "Infinity", "-", "01", "1.", ".5", "1e", "+1", "tru", "nul",
       "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{1:2}", "[1 2]", "[", "]", "{", "\"", "",
       "   ", "1 2", "[1]]", "{}}", "[1] x", "1\n{", "/* c */ 1",
@@ -213,7 +214,7 @@ TEST_CASE("result text that is not strict JSON is refused") {
   }
   const std::string good[] = {
       "0", "-0.5e-3", "1E+2", "\"\"", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\"", "\"\\uD83D\\uDE00\"",
-      "\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"", "[]", "{}", " [ { \"a\" : [ ] } , null ] ", "123456789012345678901234567890",
+      "\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"", "[]", "{}", " [ { \"a\" : [ ] } , null ] ", "123456789012345678901234567890", "1e308", "1e-999",
   };
   for (const std::string& text : good) {
     CAPTURE(text);
