@@ -5,10 +5,13 @@ each child, already specialized by the jail, calls prepare_child() and then
 run(), whose return value is the response document the server maps to HTTP.
 
 Documents (bytes):
-  {"ok": true}\n<the JSON text main() returned, exactly as json.dumps wrote it>
+  {"ok":true}\n<the JSON text main() returned, exactly as json.dumps wrote it>
   {"ok": false, "error_type": "...", "error": "...", "traceback": "..."}
 The result travels as text so that the server can pass it through unparsed:
 integers beyond 64 bits and float formatting stay exactly as Python wrote them.
+The server reads the document with one strict reader (src/document.cc), which
+holds the same vocabulary as the constants below; a unit test
+(tests/unit/test_document.cc) checks that the two agree.
 """
 
 import ast
@@ -28,8 +31,28 @@ import types
 SCRIPT_FILENAME = "<script>"
 SCRIPT_MODULE = "__script__"
 
-MEMORY_ERROR = "Script execution error: Memory limit exceeded"
-NOT_JSON_PREFIX = "ERROR: main() function must return JSON serializable data"
+# The document's keys and the error_types it may carry, with their texts
+# (a fixed text, or how the text starts).
+SUCCESS_HEADER = b'{"ok":true}\n'
+KEY_OK = "ok"
+KEY_ERROR_TYPE = "error_type"
+KEY_ERROR = "error"
+KEY_TRACEBACK = "traceback"
+SYNTAX_ERROR = "syntax_error"
+SYNTAX_ERROR_TEXT = "Syntax error in script: "
+NO_MAIN = "no_main"
+NO_MAIN_TEXT = "ERROR: No main() function found"
+RUNTIME_ERROR = "runtime_error"
+RUNTIME_ERROR_TEXT = "Script execution error: "
+NOT_JSON_SERIALIZABLE = "not_json_serializable"
+NOT_JSON_SERIALIZABLE_TEXT = "ERROR: main() function must return JSON serializable data"
+MEMORY_LIMIT = "memory_limit"
+MEMORY_LIMIT_TEXT = "Script execution error: Memory limit exceeded"
+RESULT_TOO_LARGE = "result_too_large"
+RESULT_TOO_LARGE_TEXT = "Result is larger than the cap of {} bytes of JSON"
+# What the server keeps of `error` and `traceback`, in bytes of UTF-8.
+MAX_ERROR_BYTES = 4096
+MAX_TRACEBACK_BYTES = 32768
 
 
 def warm_up():
@@ -118,10 +141,17 @@ def prewarm():
     _flush()
 
 
+def _clip(text, limit):
+    """At most `limit` bytes of UTF-8, whole characters only; lone surrogates,
+    which JSON text cannot carry, written as escapes."""
+    data = text.encode("utf-8", "backslashreplace")
+    return data[:limit].decode("utf-8", "ignore")
+
+
 def _error(error_type, message, tb=None):
-    doc = {"ok": False, "error_type": error_type, "error": message}
+    doc = {KEY_OK: False, KEY_ERROR_TYPE: error_type, KEY_ERROR: _clip(message, MAX_ERROR_BYTES)}
     if tb is not None:
-        doc["traceback"] = tb
+        doc[KEY_TRACEBACK] = _clip(tb, MAX_TRACEBACK_BYTES)
     return json.dumps(doc).encode()
 
 
@@ -160,16 +190,16 @@ def run(script, input_json, max_result_bytes):
     try:
         tree = ast.parse(script, filename=SCRIPT_FILENAME)
     except SyntaxError as exc:
-        return _error("syntax_error", f"Syntax error in script: {exc.msg} (line {exc.lineno})")
+        return _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{exc.msg} (line {exc.lineno})")
     except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting
-        return _error("syntax_error", f"Syntax error in script: {exc} (line 1)")
+        return _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{exc} (line 1)")
     if not _has_main(tree):
-        return _error("no_main", "ERROR: No main() function found")
+        return _error(NO_MAIN, NO_MAIN_TEXT)
 
     try:
         code = compile(tree, SCRIPT_FILENAME, "exec")
     except (SyntaxError, ValueError) as exc:
-        return _error("syntax_error", f"Syntax error in script: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', 1)})")
+        return _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', 1)})")
     del tree
     linecache.cache[SCRIPT_FILENAME] = (len(script), None, script.splitlines(True), SCRIPT_FILENAME)
 
@@ -187,27 +217,27 @@ def run(script, input_json, max_result_bytes):
             value = asyncio.run(_await(value))
     except MemoryError:
         _flush()
-        return _error("memory_limit", MEMORY_ERROR)
+        return _error(MEMORY_LIMIT, MEMORY_LIMIT_TEXT)
     except OSError as exc:
         _flush()
         # mmap and friends report an exhausted address space as ENOMEM.
         if exc.errno == errno.ENOMEM:
-            return _error("memory_limit", MEMORY_ERROR)
-        return _error("runtime_error", f"Script execution error: {_describe(exc)}", _user_traceback(exc))
+            return _error(MEMORY_LIMIT, MEMORY_LIMIT_TEXT)
+        return _error(RUNTIME_ERROR, f"{RUNTIME_ERROR_TEXT}{_describe(exc)}", _user_traceback(exc))
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are script errors too
         _flush()
-        return _error("runtime_error", f"Script execution error: {_describe(exc)}", _user_traceback(exc))
+        return _error(RUNTIME_ERROR, f"{RUNTIME_ERROR_TEXT}{_describe(exc)}", _user_traceback(exc))
     _flush()
 
     try:
         text = json.dumps(value, allow_nan=False, separators=(",", ":"))
     except MemoryError:
-        return _error("memory_limit", MEMORY_ERROR)
+        return _error(MEMORY_LIMIT, MEMORY_LIMIT_TEXT)
     except BaseException as exc:
-        return _error("not_json_serializable", f"{NOT_JSON_PREFIX} ({_describe(exc)})")
+        return _error(NOT_JSON_SERIALIZABLE, f"{NOT_JSON_SERIALIZABLE_TEXT} ({_describe(exc)})")
     if len(text) > max_result_bytes:
-        return _error("result_too_large", f"Result is {len(text)} bytes of JSON, more than the cap of {max_result_bytes} bytes")
-    return b'{"ok":true}\n' + text.encode()
+        return _error(RESULT_TOO_LARGE, RESULT_TOO_LARGE_TEXT.format(max_result_bytes))
+    return SUCCESS_HEADER + text.encode()
 
 
 async def _await(awaitable):

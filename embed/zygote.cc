@@ -538,7 +538,9 @@ class Zygote {
     ::close(jail::kSpareFd);
     ApplyJobLimits(job);
     if (!proto::DecodePayload(payload, &script, &input)) {
-      WriteAll(jail::kResultFd, FailureDoc("setup_failed", "malformed job payload"));
+      // Only error_types of src/document.cc's table: the server takes any
+      // other from this process for a forgery (tests/unit/test_document.cc).
+      WriteAll(jail::kResultFd, FailureDoc("runner_failed", "malformed job payload"));
       ::_exit(kExitSetupFailed);
     }
     payload.clear();

@@ -11,10 +11,6 @@ using nlohmann::json;
 ApiError Invalid(std::string message) { return ApiError{400, "invalid_request", std::move(message)}; }
 }  // namespace
 
-bool ValidJsonText(std::string_view text) {
-  return text.find('\0') == std::string_view::npos && json::accept(text.begin(), text.end());
-}
-
 size_t NestingDepth(std::string_view text) {
   size_t depth = 0, deepest = 0;
   bool in_string = false, escaped = false;
@@ -78,32 +74,6 @@ std::variant<ExecuteRequest, ApiError> ParseExecuteRequest(std::string_view body
     }
   }
   return req;
-}
-
-const char* ErrorType(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kOk: return "";
-    case Outcome::kSyntaxError: return "syntax_error";
-    case Outcome::kNoMain: return "no_main";
-    case Outcome::kRuntimeError: return "runtime_error";
-    case Outcome::kNotJsonSerializable: return "not_json_serializable";
-    case Outcome::kMemoryLimit: return "memory_limit";
-    case Outcome::kTimeout: return "timeout";
-    case Outcome::kCrashed: return "crashed";
-    case Outcome::kResultTooLarge: return "result_too_large";
-    case Outcome::kUnavailable: return "unavailable";
-    case Outcome::kInternal: return "internal";
-  }
-  return "internal";
-}
-
-int HttpStatus(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kOk: return 200;
-    case Outcome::kUnavailable: return 503;
-    case Outcome::kInternal: return 500;
-    default: return 422;
-  }
 }
 
 JsonResponse ToResponse(const SandboxResult& r) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/config.h"
+#include "src/document.h"
 
 namespace wj {
 
@@ -26,12 +27,6 @@ struct ExecuteRequest {
   std::optional<uint64_t> memory_mb;
 };
 
-// True when `text` is one complete, well-formed JSON value: valid UTF-8, no
-// NaN, and no raw NUL byte (which the parser would take for the end of the
-// input, accepting what comes before it). Result text from a sandbox is
-// spliced into a response only when this holds.
-bool ValidJsonText(std::string_view text);
-
 // The deepest nesting of arrays and objects in a JSON text (strings skipped).
 size_t NestingDepth(std::string_view text);
 inline constexpr size_t kMaxNesting = 512;
@@ -39,29 +34,11 @@ inline constexpr size_t kMaxNesting = 512;
 // Validates `body` against the contract and the server's maxima.
 std::variant<ExecuteRequest, ApiError> ParseExecuteRequest(std::string_view body, const Limits& max);
 
-// The closed list of outcomes; each but kOk is an error_type of the API.
-enum class Outcome {
-  kOk,
-  kSyntaxError,
-  kNoMain,
-  kRuntimeError,
-  kNotJsonSerializable,
-  kMemoryLimit,
-  kTimeout,
-  kCrashed,
-  kResultTooLarge,
-  kUnavailable,
-  kInternal,
-};
-
-const char* ErrorType(Outcome outcome);
-int HttpStatus(Outcome outcome);
-
 struct SandboxResult {
   Outcome outcome = Outcome::kInternal;
   std::string error;      // the human sentence
   std::string traceback;  // runtime_error only
-  std::string result_json;  // kOk only: the script's JSON text, validated, passed through as is
+  std::string result_json;  // kOk only: the script's JSON text, validated (StrictJsonText), passed through as is
   std::string stdout_text;
   std::string stderr_text;
   bool stdout_truncated = false;
@@ -70,7 +47,7 @@ struct SandboxResult {
   double duration_ms = 0;
   double cpu_ms = 0;
   uint64_t peak_memory_bytes = 0;
-  nlohmann::json stages;  // [[step, ms], ...]: the child's set-up steps in order
+  std::vector<Stage> stages;  // the child's set-up steps in order, as its document gave them
 };
 
 struct JsonResponse {

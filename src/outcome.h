@@ -18,8 +18,8 @@ struct Observation {
   int wait_status = 0;
   double cpu_used_s = 0;
   bool oom_killed = false;    // the memory cgroup's OOM killer fired
-  std::string doc;            // what the child wrote to its result pipe
-  bool doc_overflow = false;  // more than the result cap plus framing
+  std::string doc;            // what the child wrote to its result pipe (hostile: see src/document.h)
+  bool doc_overflow = false;  // more than DocumentCap(max_result_bytes): doc holds that many
   uint64_t max_result_bytes = 0;
 };
 

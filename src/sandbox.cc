@@ -10,12 +10,16 @@
 #include <cmath>
 
 #include "embed/protocol.h"
+#include "jail/policy.h"
+#include "src/document.h"
 #include "src/log.h"
 #include "src/outcome.h"
 
 namespace wj {
 
 namespace {
+
+static_assert(jail::StageTimes::kMax <= kMaxStages, "the reader accepts every stage the zygote reports");
 
 using Clock = std::chrono::steady_clock;
 
@@ -72,18 +76,6 @@ UniqueFd MakePayload(const ExecuteRequest& request) {
   return fd;
 }
 
-// A success header line followed by a result, or a script-error document:
-// what the runner writes once main() has returned or failed.
-bool CompleteDocument(const std::string& doc) {
-  if (doc.empty() || doc[0] != '{') return false;
-  size_t newline = doc.find('\n');
-  std::string_view header(doc.data(), newline == std::string::npos ? doc.size() : newline);
-  nlohmann::json h = nlohmann::json::parse(header.begin(), header.end(), nullptr, false);
-  if (!h.is_object()) return false;
-  if (h.value("ok", false) == true) return newline != std::string::npos;
-  return h.contains("error_type");
-}
-
 }  // namespace
 
 SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits& limits, std::shared_ptr<Job>* job_out) {
@@ -130,9 +122,11 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
   err.write.reset();
   res.write.reset();
 
-  const uint64_t doc_cap = limits.max_result_bytes + 64 * 1024;
+  // Exactly what the reader accepts, plus one byte to tell "too much" apart.
+  const uint64_t doc_cap = DocumentCap(limits.max_result_bytes);
   auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_s));
   bool out_open = true, err_open = true, res_open = true, setup_recorded = false;
+  std::optional<bool> doc_complete;  // known once every pipe is closed: the document is final then
   std::optional<Clock::time_point> finished_at;
   for (;;) {
     Job::State state = handle->Snapshot();
@@ -147,7 +141,8 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
     // The worker closes stdout and stderr, then writes its document and
     // closes that too: a complete document at EOF is the outcome, whatever
     // the process's teardown still takes.
-    if (pipes_closed && !seen.timed_out && !seen.doc_overflow && CompleteDocument(seen.doc)) break;
+    if (pipes_closed && !doc_complete) doc_complete = !seen.doc_overflow && DocumentComplete(seen.doc);
+    if (pipes_closed && !seen.timed_out && *doc_complete) break;
     // After the child is reaped, a descendant outside a PID namespace could
     // still hold a pipe: give it a moment, then stop listening.
     if (finished_at && Clock::now() - *finished_at > std::chrono::milliseconds(200)) {

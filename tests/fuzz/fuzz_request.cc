@@ -61,7 +61,7 @@ void CheckSerialize(std::string_view data) {
       wj::Outcome::kUnavailable, wj::Outcome::kInternal};
   uint8_t pick = data.empty() ? 0 : static_cast<uint8_t>(data[0]);
   r.outcome = outcomes[pick % (sizeof(outcomes) / sizeof(outcomes[0]))];
-  bool valid_result = wj::ValidJsonText(text);
+  bool valid_result = wj::StrictJsonText(text);
   if (r.outcome == wj::Outcome::kOk) {
     // The server only passes through result text the sandbox validated.
     r.result_json = valid_result ? text : "null";
