@@ -189,8 +189,9 @@ CgroupManager::~CgroupManager() {
 }
 
 std::string CgroupManager::Describe() const {
-  if (version_ == 2) return "cgroup v2 at " + memory_base_;
-  return "cgroup v1 at " + memory_base_ + " and " + pids_base_;
+  // What `warmjail check` and /health both say of this layer.
+  if (version_ == 2) return "cgroup v2 at " + memory_base_ + ": memory, pids and CPU limits per sandbox";
+  return "cgroup v1 at " + memory_base_ + " and " + pids_base_ + ": memory and pids limits per sandbox";
 }
 
 std::unique_ptr<CgroupManager> CgroupManager::Create(std::string* why_not) {

@@ -246,7 +246,7 @@ int Check(Config& config) {
   std::string note;
   auto cgroups = wj::jail::CgroupManager::Create(&note);
   reports.push_back({"memory", true,
-                     cgroups ? cgroups->Describe() + ": memory and pids limits per sandbox"
+                     cgroups ? cgroups->Describe()
                              : "RLIMIT_AS and RLIMIT_NPROC (no delegated cgroup: " + note + ")"});
   bool all = true;
   std::printf("%-12s %-8s %s\n", "layer", "status", "detail");

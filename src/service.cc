@@ -94,7 +94,7 @@ nlohmann::json Service::Layers() const {
   // by RLIMIT_AS above the zygote's footprint (docs/API.md, Limits).
   if (cgroups_) {
     layers["memory_accounting"] = {{"active", true}, {"mechanism", "cgroup"},
-                                   {"detail", cgroups_->Describe() + ": memory and pids limits per sandbox"}};
+                                   {"detail", cgroups_->Describe()}};
   } else {
     layers["memory_accounting"] = {{"active", true}, {"mechanism", "rlimit"},
                                    {"detail", "RLIMIT_AS above the zygote's footprint and RLIMIT_NPROC (" +
