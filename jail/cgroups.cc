@@ -417,7 +417,7 @@ uint64_t ProcessTable::TreeCpuUs(pid_t root, std::map<pid_t, uint64_t>* seen) co
   while (!todo.empty() && visits < entries_.size()) {
     pid_t parent = todo.back();
     todo.pop_back();
-    auto range = std::equal_range(entries_.begin(), entries_.end(), Entry{0, parent, 0},
+    auto range = std::equal_range(entries_.begin(), entries_.end(), Entry{0, parent, 0, 0},
                                   [](const Entry& a, const Entry& b) { return a.ppid < b.ppid; });
     for (auto it = range.first; it != range.second; ++it) {
       ticks += it->ticks;
