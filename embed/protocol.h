@@ -24,21 +24,17 @@ namespace wj::proto {
 
 enum class Kind : uint32_t { kJob = 1, kReady = 2, kStarted = 3, kExited = 4, kRejected = 5, kConfigure = 6 };
 
-inline constexpr uint32_t kHasInput = 1;
 inline constexpr size_t kJobFixedFds = 4;
 inline constexpr size_t kMaxFds = 8;
 inline constexpr size_t kMaxText = 60 * 1024;
 
 struct Message {
   Kind kind{};
-  uint32_t flags = 0;
   uint64_t job_id = 0;
   // kJob: the limits the child applies to itself.
   uint64_t memory_bytes = 0;
   uint64_t cpu_seconds = 0;
-  uint64_t tmp_bytes = 0;
   uint64_t max_result_bytes = 0;
-  uint32_t max_procs = 0;
   uint32_t oom_killed = 0;       // kExited: the cgroup's OOM killer fired
   uint64_t sent_ns = 0;          // kJob: CLOCK_MONOTONIC when the zygote got it
   uint64_t peak_memory_bytes = 0;  // kExited
@@ -48,8 +44,6 @@ struct Message {
   int64_t user_us = 0;
   int64_t system_us = 0;
   int64_t max_rss_kb = 0;
-  // kReady
-  uint64_t footprint_bytes = 0;
 };
 
 // Sends `msg`, `text` and `fds` as one packet. Returns false with errno set.

@@ -178,7 +178,6 @@ class Zygote {
     ready["spares"] = options_.spares;
     ready["binds"] = policy_.binds.size();
     proto::Message msg{proto::Kind::kReady};
-    msg.footprint_bytes = footprint_;
     if (!proto::Send(kControlFd, msg, ready.dump())) return 1;
     Replenish();
     int rc = Loop();

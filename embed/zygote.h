@@ -55,6 +55,5 @@ int ZygoteMain();
 
 // Exit codes a child uses when it never reached user code.
 inline constexpr int kExitSetupFailed = 121;
-inline constexpr int kExitRunnerFailed = 122;
 
 }  // namespace wj::embed

@@ -1,8 +1,10 @@
-// Per-child cgroups (memory and pids) on cgroup v2, or on the v1 memory and
-// pids hierarchies where that is what the host mounts. The server owns them:
-// it creates one per request, hands the zygote the cgroup.procs descriptors
-// to place the child in, reads the OOM count after the child is reaped, and
-// removes them.
+// Per-sandbox cgroups (memory, pids and, where delegated, cpu) on cgroup v2,
+// or on the v1 memory, pids and cpuacct hierarchies where that is what the
+// host mounts. The server creates the base (CgroupManager, moving itself into
+// a leaf on v2); the zygote creates one cgroup per sandbox with its spare,
+// places the child in it before releasing it, lowers its memory limit to the
+// request's, reads its CPU time for the watchdog and its OOM count and peak
+// once the sandbox is reaped, and removes it.
 #pragma once
 #include <sys/types.h>
 

@@ -23,7 +23,6 @@ struct Layers {
   bool filesystem = true;    // fresh read-only root, private /tmp, /dev, /proc
   bool drop_privileges = true;
   bool seccomp = true;
-  bool cgroups = true;       // memory/pids accounting per child
 };
 
 struct JailPolicy {

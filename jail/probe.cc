@@ -70,7 +70,7 @@ std::vector<LayerReport> ProbeLayers(JailPolicy* policy_in) {
       {"seccomp", &Layers::seccomp, "syscall allowlist"},
   };
   std::vector<LayerReport> reports;
-  Layers trying{false, false, false, false, policy.layers.cgroups};
+  Layers trying{false, false, false, false};
   bool blocked = false;
   for (const Step& step : steps) {
     LayerReport report{step.name, false, ""};

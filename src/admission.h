@@ -37,7 +37,6 @@ class Admission {
   std::optional<Slot> Acquire();
   unsigned Running() const;
   unsigned Waiting() const;
-  unsigned slots() const { return slots_; }
 
  private:
   void Release();

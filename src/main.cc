@@ -103,7 +103,7 @@ void AddServeOptions(CLI::App* app, Config& c) {
 wj::embed::ZygoteOptions ZygoteOptionsFor(const Config& c, const wj::jail::CgroupManager* cgroups, unsigned spares) {
   wj::embed::ZygoteOptions o;
   o.mode = c.mode == "cold" ? wj::embed::Mode::kCold : wj::embed::Mode::kZygote;
-  if (c.disable_isolation) o.layers = wj::jail::Layers{false, false, false, false, false};
+  if (c.disable_isolation) o.layers = wj::jail::Layers{false, false, false, false};
   o.sandbox_uid = c.sandbox_uid;
   o.spares = o.mode == wj::embed::Mode::kCold ? 0 : spares;
   o.memory_bytes = c.limits.memory_mb << 20;

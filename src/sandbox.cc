@@ -101,12 +101,9 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
   ::fcntl(res.write.get(), F_SETPIPE_SZ, 1 << 20);
 
   proto::Message job{proto::Kind::kJob};
-  job.flags = request.input_json ? proto::kHasInput : 0;
   job.memory_bytes = limits.memory_mb << 20;
   job.cpu_seconds = static_cast<uint64_t>(seen.cpu_time_s);
-  job.tmp_bytes = limits.tmp_mb << 20;
   job.max_result_bytes = limits.max_result_bytes;
-  job.max_procs = limits.max_procs;
   std::vector<int> fds = {payload.get(), out.write.get(), err.write.get(), res.write.get()};
 
   std::string why;

@@ -1,6 +1,6 @@
 // One request through one sandbox: the pipes and memfd handed to the zygote,
-// the child's cgroup, the wait with a deadline, the kill on timeout, and the
-// observation Interpret() turns into an outcome.
+// the wait with a deadline, the kill on timeout, and the observation
+// Interpret() turns into an outcome (the sandbox's cgroup is the zygote's).
 #pragma once
 #include <string>
 

@@ -144,7 +144,6 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
   instance->sock = std::move(ours);
   instance->started = std::chrono::steady_clock::now();
   instance->report = nlohmann::json::parse(text, nullptr, false);
-  instance->footprint = msg.footprint_bytes;
   instance->uid_half = uid_half;
   if (instance->report.is_object() && instance->report.contains("layers"))
     for (const auto& layer : instance->report["layers"])
@@ -376,16 +375,6 @@ void ZygoteClient::ReaderLoop(Instance* instance) {
 nlohmann::json ZygoteClient::Report() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_report_;
-}
-
-uint64_t ZygoteClient::FootprintBytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return current_ ? current_->footprint : 0;
-}
-
-bool ZygoteClient::ChildrenHavePidNamespace() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return current_ && current_->pid_namespace;
 }
 
 }  // namespace wj

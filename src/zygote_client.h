@@ -93,11 +93,8 @@ class ZygoteClient {
 
   bool Ready() const { return ready_.load(); }
   nlohmann::json Report() const;  // the latest zygote's Ready report
-  uint64_t FootprintBytes() const;
   uint64_t Restarts() const { return restarts_.load(); }
   uint64_t Recycles() const { return recycles_.load(); }
-  // True when the children run in their own PID namespace.
-  bool ChildrenHavePidNamespace() const;
 
  private:
   // One zygote process and the thread that reads its replies.
@@ -111,7 +108,6 @@ class ZygoteClient {
     bool retiring = false;
     bool finished = false;  // the reader has seen the zygote go
     nlohmann::json report;
-    uint64_t footprint = 0;
     bool pid_namespace = false;
     int uid_half = 0;  // which half of the host uid range it leases from
   };
