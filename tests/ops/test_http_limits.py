@@ -17,7 +17,6 @@ attack that is read into memory from one that is not, not a tight budget.
 Each test starts its own server (tests/http/harness.py).
 """
 
-import json
 import os
 import socket
 import sys
@@ -77,16 +76,20 @@ def read_response(sock, timeout=10.0):
     returns (status, headers dict with lower-case names, parsed body) or None
     when the connection ended without one."""
     sock.settimeout(timeout)
-    data = b""
     deadline = time.monotonic() + timeout
-    while b"\r\n\r\n" not in data and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except (socket.timeout, OSError):
-            break
-        if not chunk:
-            break
-        data += chunk
+
+    def receive(data, done):
+        while not done(data) and time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except (socket.timeout, OSError):
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    data = receive(b"", lambda d: b"\r\n\r\n" in d)
     if b"\r\n\r\n" not in data:
         return None
     head, _, body = data.partition(b"\r\n\r\n")
@@ -97,14 +100,7 @@ def read_response(sock, timeout=10.0):
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
-    while len(body) < length and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except (socket.timeout, OSError):
-            break
-        if not chunk:
-            break
-        body += chunk
+    body = receive(body, lambda d: len(d) >= length)
     return status, headers, harness.parse_json(body)
 
 
