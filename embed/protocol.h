@@ -11,6 +11,16 @@
 //                     kStarted  fds: a pidfd of the child
 //                     kExited   wait status and rusage of the child
 //                     kRejected the job could not be started; text: why
+//
+// And between the zygote and its jailer (embed/jailer.h), on a socketpair of
+// their own:
+//   zygote -> jailer  kJailerDirs  once, after warm-up: the interpreter's
+//                                  directories the sandboxes mount ('\0'-separated)
+//                     kNestWanted  fds: the sandbox's cgroup.procs (any);
+//                                  job_id: a serial; host_uid: the host id
+//                                  its ids map to (0: the policy's)
+//   jailer -> zygote  kNestMade    fds: a pidfd of the nest's init; pid: its pid
+//                     kNestFailed  text: why
 #pragma once
 #include <sys/types.h>
 
@@ -22,7 +32,8 @@
 
 namespace wj::proto {
 
-enum class Kind : uint32_t { kJob = 1, kReady = 2, kStarted = 3, kExited = 4, kRejected = 5, kConfigure = 6 };
+enum class Kind : uint32_t { kJob = 1, kReady = 2, kStarted = 3, kExited = 4, kRejected = 5, kConfigure = 6,
+                          kJailerDirs = 7, kNestWanted = 8, kNestMade = 9, kNestFailed = 10 };
 
 inline constexpr size_t kJobFixedFds = 4;
 inline constexpr size_t kMaxFds = 8;
@@ -44,6 +55,7 @@ struct Message {
   int64_t user_us = 0;
   int64_t system_us = 0;
   int64_t max_rss_kb = 0;
+  uint32_t host_uid = 0;  // kNestWanted
 };
 
 // Sends `msg`, `text` and `fds` as one packet. Returns false with errno set.

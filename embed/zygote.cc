@@ -28,11 +28,14 @@
 #include <cstring>
 
 #include "embed/interpreter.h"
+#include "embed/jailer.h"
+#include "embed/worker.h"
 #include "embed/protocol.h"
 #include "jail/cgroups.h"
 #include "jail/environment.h"
 #include "jail/init.h"
 #include "jail/mounts.h"
+#include "jail/nest.h"
 #include "jail/namespaces.h"
 #include "jail/probe.h"
 #include "jail/seccomp.h"
@@ -58,65 +61,6 @@ int CountThreads() {
     ::closedir(dir);
   }
   return count;
-}
-
-uint64_t VirtualMemoryBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmSize:") {
-      uint64_t kb;
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
-
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[65536];
-  off_t offset = 0;
-  ssize_t n;
-  while ((n = ::pread(fd, buf, sizeof buf, offset)) > 0) {
-    out.append(buf, n);
-    offset += n;
-  }
-  return out;
-}
-
-void WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += n;
-  }
-}
-
-std::string FailureDoc(const char* error_type, const std::string& message) {
-  return nlohmann::json{{"ok", false}, {"error_type", error_type}, {"error", message}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// Adds {"stages": [["forked", ms], ...]} to a document: each stage's duration
-// since the one before, starting from when the zygote received the job.
-std::string WithStages(const std::string& doc, const jail::StageTimes& times) {
-  if (doc.size() < 2 || doc[0] != '{' || times.count < 2) return doc;
-  std::string stages = "{\"stages\":[";
-  bool first = true;
-  for (int i = 1; i < times.count; ++i) {
-    if (times.names[i][0] == '\0') continue;  // the start of a step after a wait
-    char item[96];
-    std::snprintf(item, sizeof item, "%s[\"%s\",%.3f]", first ? "" : ",", times.names[i],
-                  (times.at_ns[i] - times.at_ns[i - 1]) / 1e6);
-    stages += item;
-    first = false;
-  }
-  stages += "],";
-  return stages + doc.substr(1);
 }
 
 std::string PickStagingDir() {
@@ -150,14 +94,31 @@ class Zygote {
       cgroups_->set_cpuacct_base(options_.cgroup_cpuacct_base);
     }
 
+    // An unprivileged zygote becomes root of a user namespace of its own, to
+    // be allowed to fork workers into nests (jail/nest.h); a failure here
+    // shows as the namespaces layer failing its probe.
+    if (::geteuid() != 0 && options_.layers.namespaces) {
+      jail::Status own = jail::BecomeRootInOwnUserNs();
+      if (!own.ok()) Log("user namespace of its own: " + own.message());
+    }
+
     nlohmann::json ready;
     try {
       BuildPolicy();
       ready["layers"] = Probe();
+      // Before the interpreter: the jailer is a copy of this process.
+      if (policy_.layers.namespaces && !StartJailer(policy_, options_.tmp_bytes, &jailer_pid_, &jailer_))
+        throw std::runtime_error(std::string("could not start the jailer: ") + strerror(errno));
       if (options_.mode == Mode::kZygote) {
         interpreter_ = std::make_unique<Interpreter>();
         interpreter_->WarmUp();
-        policy_.binds = jail::ResolveBindMounts(interpreter_->SysPathDirs());
+        std::vector<std::string> dirs = interpreter_->SysPathDirs();
+        policy_.binds = jail::ResolveBindMounts(dirs);
+        if (jailer_) {
+          std::string joined;
+          for (const std::string& dir : dirs) joined += dir + '\0';
+          proto::Send(jailer_.get(), proto::Message{proto::Kind::kJailerDirs}, joined);
+        }
         ready["versions"] = interpreter_->Versions();
       } else {
         ready["versions"] = "python 3.11 (started per request)";
@@ -186,20 +147,29 @@ class Zygote {
   }
 
  private:
-  // One child of the zygote: a spare until a job is handed to it.
+  // One sandbox: while its nest is being made (nesting_, keyed by serial),
+  // then its worker: a spare until a job is handed to it (children_, keyed
+  // by the worker's pid), then, once the worker is reaped, until its nest's
+  // init is gone too (dying_).
   struct Child {
-    pid_t pid = -1;
-    UniqueFd sock;    // the zygote's end of the child's hand-over socket
-    UniqueFd status;  // read end of the init's status pipe
+    pid_t pid = -1;   // the worker
+    UniqueFd sock;    // the zygote's end of the worker's hand-over socket
+    pid_t init = -1;  // the nest's init (-1: no namespaces)
+    UniqueFd init_pidfd;
     // Destroyed in reverse: the memory and pids cgroups (which kill what is
     // left) before the CPU one.
     std::unique_ptr<jail::CpuCgroup> cpu;  // its CPU-time counter, if the cgroup has one
     std::unique_ptr<jail::ChildCgroup> cgroup;
+    bool prewarm = false;  // made while no job waited: warm it up before it says ready
     bool ready = false;    // warmed and waiting for a job
     uint64_t job_id = 0;   // 0 while a spare
     uint64_t memory_bytes = 0;
     uid_t host_uid = 0;    // leased from the pool (0: none)
     std::string setup_error;  // what the child said when its set-up failed
+    // The worker's end, kept until the init's: its wait status and rusage.
+    int wait_status = 0;
+    struct rusage usage {};
+    bool init_gone = false;
     // CPU time of all its processes, in microseconds: when the job began,
     // the job's limit, the highest sample, and whether the watchdog killed it.
     uint64_t cpu_start_us = 0;
@@ -208,6 +178,24 @@ class Zygote {
     uint64_t cpu_seen_us = 0;
     bool cpu_killed = false;
     std::map<pid_t, uint64_t> cpu_own_ticks;  // without a cgroup counter: see ProcessTable
+
+    // The cgroup.procs descriptors its processes are written to.
+    std::vector<int> CgroupProcs() const {
+      std::vector<int> procs;
+      if (cgroup)
+        for (const UniqueFd& fd : cgroup->procs_fds()) procs.push_back(fd.get());
+      if (cpu && cpu->procs_fd() >= 0) procs.push_back(cpu->procs_fd());
+      return procs;
+    }
+    // Ends every process of the sandbox: the init takes its PID namespace
+    // with it; without one, the worker's session.
+    void KillAll(bool has_session) const {
+      if (init_pidfd) ::syscall(SYS_pidfd_send_signal, init_pidfd.get(), SIGKILL, nullptr, 0);
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        if (has_session) ::kill(-pid, SIGKILL);
+      }
+    }
   };
   struct PendingJob {
     proto::Message msg;
@@ -247,25 +235,55 @@ class Zygote {
 
   int Loop() {
     std::vector<struct pollfd> fds;
-    std::vector<pid_t> owners;
+    enum class Source { kControl, kSigchld, kJailer, kSpare, kDying };
+    std::vector<std::pair<Source, size_t>> owners;  // what each pollfd is
+    std::vector<pid_t> spares;
     for (;;) {
-      fds.assign({{kControlFd, POLLIN, 0}, {sigchld_.get(), POLLIN, 0}});
-      owners.assign({0, 0});
+      fds.clear();
+      owners.clear();
+      spares.clear();
+      fds.push_back({kControlFd, POLLIN, 0});
+      owners.push_back({Source::kControl, 0});
+      fds.push_back({sigchld_.get(), POLLIN, 0});
+      owners.push_back({Source::kSigchld, 0});
+      if (jailer_) {
+        fds.push_back({jailer_.get(), POLLIN, 0});
+        owners.push_back({Source::kJailer, 0});
+      }
       for (auto& [pid, child] : children_) {
         if (child.ready || child.job_id != 0) continue;
         fds.push_back({child.sock.get(), POLLIN, 0});
-        owners.push_back(pid);
+        owners.push_back({Source::kSpare, spares.size()});
+        spares.push_back(pid);
+      }
+      for (size_t i = 0; i < dying_.size(); ++i) {
+        fds.push_back({dying_[i].init_pidfd.get(), POLLIN, 0});
+        owners.push_back({Source::kDying, i});
       }
       if (::poll(fds.data(), fds.size(), static_cast<int>(std::min<unsigned>(ReplenishTimeoutMs(), CpuSampleTimeoutMs()))) < 0) {
         if (errno == EINTR) continue;
         Log(std::string("poll: ") + strerror(errno));
         return 1;
       }
-      for (size_t i = 2; i < fds.size(); ++i)
-        if (fds[i].revents & POLLIN) SpareSaidReady(owners[i]);
-      if (fds[1].revents & POLLIN) ReapChildren();
+      bool control = false, reap = false, jailer = false, buried = false;
+      for (size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        switch (owners[i].first) {
+          case Source::kControl: control = true; break;
+          case Source::kSigchld: reap = true; break;
+          case Source::kJailer: jailer = true; break;
+          case Source::kSpare: SpareSaidReady(spares[owners[i].second]); break;
+          case Source::kDying: dying_[owners[i].second].init_gone = true; buried = true; break;
+        }
+      }
+      if (buried) BuryDead();
+      if (reap) ReapChildren();
+      if (jailer && !NestArrived()) {
+        Log("the jailer is gone");
+        return 1;
+      }
       WatchCpu();
-      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (control) {
         proto::Message msg;
         std::string text;
         std::vector<UniqueFd> received;
@@ -328,10 +346,13 @@ class Zygote {
       child.cpu_start_pending = true;
       next_cpu_sample_ = std::chrono::steady_clock::now();
       replenish_after_ = std::chrono::steady_clock::now() + kReplenishDelay;
+      // The server kills the sandbox with this pidfd: the init's, whose end
+      // is the end of every process in the nest.
       proto::Message started{proto::Kind::kStarted};
       started.job_id = child.job_id;
-      started.pid = pid;
-      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+      started.pid = child.init > 0 ? child.init : pid;
+      UniqueFd pidfd(child.init_pidfd ? ::fcntl(child.init_pidfd.get(), F_DUPFD_CLOEXEC, 0)
+                                      : static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
       std::vector<int> out_fds;
       if (pidfd) out_fds.push_back(pidfd.get());
       proto::Send(kControlFd, started, "", out_fds);
@@ -357,7 +378,7 @@ class Zygote {
   }
 
   size_t IdleChildren() const {
-    size_t idle = 0;
+    size_t idle = nesting_.size();
     for (const auto& [pid, child] : children_)
       if (child.job_id == 0) ++idle;
     return idle;
@@ -395,29 +416,26 @@ class Zygote {
     }
   }
 
+  // Begins a spare: its host uid and cgroups, then its nest from the jailer
+  // (the worker is forked when the nest arrives: NestArrived), or without
+  // namespaces its worker at once.
   bool StartSpare() {
-    int release[2], status[2], sock[2];
-    if (::pipe2(release, O_CLOEXEC) != 0) return false;
-    UniqueFd release_r(release[0]), release_w(release[1]);
-    if (::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0) return false;
-    UniqueFd status_r(status[0]), status_w(status[1]);
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0) return false;
-    UniqueFd sock_zygote(sock[0]), sock_child(sock[1]);
-
     Child child;
     child.memory_bytes = options_.memory_bytes;
+    // A spare made for a job that is already waiting goes straight to it:
+    // warming up would only delay that job.
+    child.prewarm = pending_.empty();
     if (use_uid_pool_) {
       child.host_uid = LeaseHostUid();
       if (child.host_uid == 0) {
         FailPending("no free host uid in the sandbox uid range");
         return false;
       }
-      policy_.outer_uid = child.host_uid;
-      policy_.outer_gid = child.host_uid;
     }
+    ++serial_;
     if (cgroups_) {
       jail::Status s = jail::Status::Ok();
-      child.cgroup = cgroups_->CreateChild("sandbox-" + std::to_string(++serial_), options_.memory_bytes,
+      child.cgroup = cgroups_->CreateChild("sandbox-" + std::to_string(serial_), options_.memory_bytes,
                                            options_.max_procs, &s);
       if (!child.cgroup) {
         ReturnHostUid(child.host_uid);
@@ -427,165 +445,104 @@ class Zygote {
       // Without a counter the watchdog sums the sandbox's processes instead.
       child.cpu = cgroups_->CreateCpuChild("sandbox-" + std::to_string(serial_), &s);
     }
-    jail::ChildLimits limits;
-    limits.cpu_seconds = options_.cpu_seconds;
-    limits.tmp_bytes = options_.tmp_bytes;
-    limits.file_size_bytes = options_.tmp_bytes;
-    limits.max_procs = options_.max_procs;
-    limits.address_space_bytes = cgroups_ ? 0 : footprint_ + options_.memory_bytes;
-    jail::ChildFds fds{devnull_.get(), devnull_.get(), devnull_.get(), devnull_.get(), status_w.get(),
-                       sock_child.get()};
+    if (!jailer_) return ForkWorker(std::move(child));
+    proto::Message want{proto::Kind::kNestWanted};
+    want.job_id = serial_;
+    want.host_uid = child.host_uid;
+    if (!proto::Send(jailer_.get(), want, "", child.CgroupProcs())) {
+      ReturnHostUid(child.host_uid);
+      FailPending(std::string("could not ask the jailer for a nest: ") + strerror(errno));
+      return false;
+    }
+    nesting_.emplace(serial_, std::move(child));
+    return true;
+  }
 
-    // A spare made for a job that is already waiting goes straight to it:
-    // warming up would only delay that job.
-    prewarm_ = pending_.empty();
-    jail::StageTimes times;
-    times.Mark("start");
+  // The jailer's answer to a kNestWanted. False when the jailer is gone.
+  bool NestArrived() {
+    proto::Message msg;
+    std::string text;
+    std::vector<UniqueFd> fds;
+    proto::RecvResult r = proto::Receive(jailer_.get(), &msg, &text, &fds);
+    if (r == proto::RecvResult::kClosed) return false;
+    if (r == proto::RecvResult::kError) return errno == EAGAIN || errno == EINTR;
+    auto it = nesting_.find(msg.job_id);
+    if (it == nesting_.end()) return true;
+    Child child = std::move(it->second);
+    nesting_.erase(it);
+    if (msg.kind == proto::Kind::kNestMade && fds.size() == 1) {
+      child.init = msg.pid;
+      child.init_pidfd = std::move(fds[0]);
+      if (!ForkWorker(std::move(child))) ++consecutive_failures_;
+      return true;
+    }
+    ReturnHostUid(child.host_uid);
+    FailPending(msg.kind == proto::Kind::kNestFailed ? text : "the jailer's answer was malformed");
+    ++consecutive_failures_;
+    return true;
+  }
+
+  // Forks the spare's worker (into its nest's PID namespace, if it has one):
+  // the one fork of the interpreter a request costs.
+  bool ForkWorker(Child child) {
+    int sock[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0) {
+      Retire(std::move(child), std::string("socketpair: ") + strerror(errno));
+      return false;
+    }
+    UniqueFd sock_zygote(sock[0]), sock_child(sock[1]);
+    WorkerStart start;
+    start.policy = &policy_;
+    start.limits.cpu_seconds = options_.cpu_seconds;
+    start.limits.tmp_bytes = options_.tmp_bytes;
+    start.limits.file_size_bytes = options_.tmp_bytes;
+    start.limits.max_procs = options_.max_procs;
+    start.limits.address_space_bytes = cgroups_ ? 0 : footprint_ + options_.memory_bytes;
+    start.fds = jail::ChildFds{devnull_.get(), devnull_.get(), devnull_.get(), devnull_.get(), devnull_.get(),
+                               sock_child.get()};
+    start.nest_pidfd = child.init_pidfd ? child.init_pidfd.get() : -1;
+    start.cgroup_procs = child.CgroupProcs();
+    start.prewarm = child.prewarm && pending_.empty();
+    start.memory_by_cgroup = cgroups_ != nullptr;
+    start.interpreter = interpreter_.get();
+    start.times.Mark("start");
+    if (child.init_pidfd) {
+      jail::Status aim = jail::AimForkAtNest(child.init_pidfd.get());
+      if (!aim.ok()) {
+        Retire(std::move(child), aim.message());
+        return false;
+      }
+    }
     ::fflush(nullptr);
     if (interpreter_) {
       interpreter_->FlushStdio();
       Interpreter::BeforeFork();
     }
-    pid_t pid = jail::CloneChild(policy_);
-    if (pid == 0) RunChild(limits, fds, release_r.get(), times);
-    int clone_errno = errno;
+    pid_t pid = ::fork();
+    if (pid == 0) RunWorker(std::move(start));
+    int fork_errno = errno;
     if (interpreter_) Interpreter::AfterForkParent();
     if (pid < 0) {
-      ReturnHostUid(child.host_uid);
-      FailPending(std::string("clone: ") + strerror(clone_errno));
+      Retire(std::move(child), std::string("fork: ") + strerror(fork_errno));
       return false;
-    }
-    std::vector<int> procs;
-    if (child.cgroup)
-      for (const UniqueFd& fd : child.cgroup->procs_fds()) procs.push_back(fd.get());
-    if (child.cpu && child.cpu->procs_fd() >= 0) procs.push_back(child.cpu->procs_fd());
-    jail::Status parent = jail::InitChildFromParent(pid, policy_, procs);
-    if (parent.ok()) {
-      (void)!::write(release_w.get(), "G", 1);
-    } else {
-      ::kill(pid, SIGKILL);
-      last_setup_error_ = parent.message();
     }
     child.pid = pid;
     child.sock = std::move(sock_zygote);
-    child.status = std::move(status_r);
     children_.emplace(pid, std::move(child));
-    return parent.ok();
+    return true;
   }
 
-  // Child side of StartSpare; never returns.
-  [[noreturn]] void RunChild(const jail::ChildLimits& limits, const jail::ChildFds& fds, int release_fd,
-                             jail::StageTimes times) {
-    // No PyOS_AfterFork_Child here: this process never runs Python again (it
-    // becomes init). The worker it forks inherits the interpreter exactly as
-    // the zygote left it around its own fork, and does the after-fork work
-    // once; each such step costs page faults, which are not cheap.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    times.Mark("forked");
-    int report_fd = fds.spare_fd;
-    jail::Status s = jail::Specialize(policy_, limits, fds, release_fd, &report_fd, &times);
-    if (s.ok()) report_fd = jail::kSpareFd;
-    // This process stays behind as the PID namespace's init; the script runs
-    // in the worker it forks (see jail/init.h for why).
-    pid_t worker = -1;
-    if (s.ok()) {
-      worker = ::fork();
-      if (worker < 0) s = jail::Status::Errno("fork(worker)");
-    }
-    if (!s.ok()) {
-      // The zygote reads this when it reaps a spare that never became ready.
-      (void)!::send(report_fd, s.message().data(), s.message().size(), MSG_NOSIGNAL);
-      ::_exit(kExitSetupFailed);
-    }
-    if (worker > 0) jail::RunInit(worker);
-    if (interpreter_) Interpreter::AfterForkChild();
-    jail::LeaveInitDescriptors();
-    times.Mark("worker");
-    RunWorker(times);
-  }
-
-  // The worker: warms itself, says it is ready, waits for its one job.
-  [[noreturn]] void RunWorker(jail::StageTimes times) {
-    try {
-      if (interpreter_) {
-        interpreter_->PrepareChild(policy_.environment);
-        if (prewarm_) {
-          interpreter_->Prewarm();
-          times.Mark("prewarm");
-        }
-      }
-    } catch (const std::exception& e) {
-      std::string why = std::string("prewarm: ") + e.what();
-      (void)!::send(jail::kSpareFd, why.data(), why.size(), MSG_NOSIGNAL);
-      ::_exit(kExitSetupFailed);
-    }
-    if (::send(jail::kSpareFd, "R", 1, MSG_NOSIGNAL) != 1) ::_exit(kExitSetupFailed);
-
-    proto::Message job;
-    std::string text;
-    std::vector<UniqueFd> fds;
-    if (proto::Receive(jail::kSpareFd, &job, &text, &fds) != proto::RecvResult::kOk ||
-        fds.size() != proto::kJobFixedFds)
-      ::_exit(kExitSetupFailed);
-    times.Mark("handover", job.sent_ns);
-    for (int i = 1; i <= 3; ++i)
-      if (::dup2(fds[i].get(), i) < 0) ::_exit(kExitSetupFailed);
-    std::string payload = ReadAll(fds[0].get()), script, input;
-    fds.clear();
-    ::close(jail::kSpareFd);
-    ApplyJobLimits(job);
-    if (!proto::DecodePayload(payload, &script, &input)) {
-      // Only error_types of src/document.cc's table: the server takes any
-      // other from this process for a forgery (tests/unit/test_document.cc).
-      WriteAll(jail::kResultFd, FailureDoc("runner_failed", "malformed job payload"));
-      ::_exit(kExitSetupFailed);
-    }
-    payload.clear();
-    payload.shrink_to_fit();
-    std::string doc;
-    try {
-      if (!interpreter_) {  // cold mode: the interpreter starts now, on the request's time
-        interpreter_ = std::make_unique<Interpreter>();
-        interpreter_->PrepareChild(policy_.environment);
-      }
-      doc = interpreter_->Run(script, input, job.max_result_bytes);
-    } catch (const std::exception& e) {
-      std::string what = e.what();
-      // Running out of memory inside the runner itself is still the script's doing.
-      if (what.find("MemoryError") != std::string::npos)
-        doc = FailureDoc("memory_limit", "Script execution error: Memory limit exceeded");
-      else
-        doc = FailureDoc("runner_failed", what);
-    }
-    times.Mark("runner");
-    // stdout and stderr reach EOF before the document, so the server has all
-    // of the output once the document is complete and need not wait for the
-    // process to be torn down.
-    ::close(STDOUT_FILENO);
-    ::close(STDERR_FILENO);
-    WriteAll(jail::kResultFd, WithStages(doc, times));
-    ::close(jail::kResultFd);
-    // No interpreter shutdown: atexit handlers and finalizers are the
-    // script's, and the process is thrown away anyway.
-    ::_exit(0);
-  }
-
-  // The job's own limits, lower than the server maxima the spare was built
-  // with; lowering needs no privilege, and the hard limits drop too so the
-  // script cannot raise them back.
-  void ApplyJobLimits(const proto::Message& job) {
-    struct rusage ru {};
-    ::getrusage(RUSAGE_SELF, &ru);
-    rlim_t used = static_cast<rlim_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
-    struct rlimit cpu = {used + job.cpu_seconds, used + job.cpu_seconds + 1};
-    ::setrlimit(RLIMIT_CPU, &cpu);
-    if (!cgroups_) {
-      // Counted above what this worker already maps, warmed interpreter and all.
-      uint64_t limit = VirtualMemoryBytes() + job.memory_bytes;
-      struct rlimit as = {limit, limit};
-      ::setrlimit(RLIMIT_AS, &as);
+  // A sandbox that will not run a job: its nest is ended, and what it holds
+  // is given back once its init is gone.
+  void Retire(Child child, const std::string& why) {
+    FailPending(why);
+    child.pid = -1;
+    child.job_id = 0;
+    child.KillAll(false);
+    if (child.init_pidfd) {
+      dying_.push_back(std::move(child));
+    } else {
+      ReturnHostUid(child.host_uid);
     }
   }
 
@@ -603,10 +560,19 @@ class Zygote {
       struct rusage ru {};
       pid_t pid = ::wait4(-1, &status, WNOHANG | __WALL, &ru);
       if (pid <= 0) return;
+      if (pid == jailer_pid_) {
+        // The loop sees its socket close and stops serving.
+        Log("the jailer exited (status " + std::to_string(status) + ")");
+        jailer_pid_ = -1;
+        continue;
+      }
       auto it = children_.find(pid);
       if (it == children_.end()) continue;
-      Child& child = it->second;
-      ReturnHostUid(child.host_uid);
+      Child child = std::move(it->second);
+      children_.erase(it);
+      ready_.erase(std::remove(ready_.begin(), ready_.end(), pid), ready_.end());
+      child.wait_status = status;
+      child.usage = ru;
       if (child.job_id == 0) {
         // A spare that died before any job: a set-up failure.
         char why[1024];
@@ -618,41 +584,61 @@ class Zygote {
           FailPending(reason);
           ++consecutive_failures_;
         }
-        ready_.erase(std::remove(ready_.begin(), ready_.end(), pid), ready_.end());
-        children_.erase(it);
+      }
+      // Whatever the script left running ends now; the report waits until
+      // it has (the init's pidfd says so), so that it counts all of it.
+      child.KillAll(!policy_.layers.namespaces);
+      if (child.init_pidfd) {
+        dying_.push_back(std::move(child));
+      } else {
+        Finish(std::move(child));
+      }
+    }
+  }
+
+  // Sandboxes whose init is gone: every one of their processes is.
+  void BuryDead() {
+    for (size_t i = 0; i < dying_.size();) {
+      if (!dying_[i].init_gone) {
+        ++i;
         continue;
       }
-      // The worker's status as init reported it; init's own when init did not
-      // get to report (killed on timeout).
-      int worker_status;
-      if (::read(child.status.get(), &worker_status, sizeof worker_status) == sizeof worker_status)
-        status = worker_status;
-      proto::Message exited{proto::Kind::kExited};
-      exited.job_id = child.job_id;
-      exited.pid = pid;
-      exited.wait_status = status;
-      exited.user_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
-      exited.system_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
-      // The init's rusage holds what it reaped; processes killed with it are
-      // reaped by the kernel and missing there. The cgroup's counter has
-      // every process; without one, the watchdog's last sample of the tree
-      // does (up to one sampling period short). The report is the largest.
-      uint64_t total_us = static_cast<uint64_t>(exited.user_us + exited.system_us);
-      uint64_t counted_us = 0;
-      if (child.cpu && child.cpu->UsageUs(&counted_us)) total_us = std::max(total_us, counted_us);
-      total_us = std::max(total_us, child.cpu_seen_us);
-      // A sandbox the watchdog ended reports at least its limit, so the
-      // server's reading of a SIGKILL is the CPU limit's outcome.
-      if (child.cpu_killed) total_us = std::max(total_us, child.cpu_start_us + child.cpu_limit_us + 1);
-      exited.user_us = static_cast<int64_t>(total_us) - exited.system_us;
-      exited.max_rss_kb = ru.ru_maxrss;
-      if (child.cgroup) {
-        exited.oom_killed = child.cgroup->OomKilled();
-        exited.peak_memory_bytes = child.cgroup->PeakMemoryBytes();
-      }
-      children_.erase(it);  // removes the cgroup: every process in it is gone
-      proto::Send(kControlFd, exited);
+      Child child = std::move(dying_[i]);
+      dying_.erase(dying_.begin() + static_cast<std::ptrdiff_t>(i));
+      Finish(std::move(child));
     }
+  }
+
+  // The end of a sandbox whose processes are all gone: its report to the
+  // server if it ran a job; its host uid and cgroups (removed with `child`).
+  void Finish(Child child) {
+    ReturnHostUid(child.host_uid);
+    if (child.job_id == 0) return;
+    const struct rusage& ru = child.usage;
+    proto::Message exited{proto::Kind::kExited};
+    exited.job_id = child.job_id;
+    exited.pid = child.init > 0 ? child.init : child.pid;
+    exited.wait_status = child.wait_status;
+    exited.user_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
+    exited.system_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
+    // The worker's rusage holds what it reaped; orphans reaped by the init,
+    // and processes killed with it, are missing there. The cgroup's counter
+    // has every process; without one, the watchdog's last sample of the
+    // tree does (up to one sampling period short). The report is the largest.
+    uint64_t total_us = static_cast<uint64_t>(exited.user_us + exited.system_us);
+    uint64_t counted_us = 0;
+    if (child.cpu && child.cpu->UsageUs(&counted_us)) total_us = std::max(total_us, counted_us);
+    total_us = std::max(total_us, child.cpu_seen_us);
+    // A sandbox the watchdog ended reports at least its limit, so the
+    // server's reading of a SIGKILL is the CPU limit's outcome.
+    if (child.cpu_killed) total_us = std::max(total_us, child.cpu_start_us + child.cpu_limit_us + 1);
+    exited.user_us = static_cast<int64_t>(total_us) - exited.system_us;
+    exited.max_rss_kb = ru.ru_maxrss;
+    if (child.cgroup) {
+      exited.oom_killed = child.cgroup->OomKilled();
+      exited.peak_memory_bytes = child.cgroup->PeakMemoryBytes();
+    }
+    proto::Send(kControlFd, exited);
   }
 
   // The CPU-time watchdog. A job's processes together may use its CPU limit;
@@ -680,7 +666,10 @@ class Zygote {
     uint64_t us = 0;
     if (child.cpu && child.cpu->UsageUs(&us)) return us;
     if (!*table) *table = jail::ProcessTable::Read();
-    return (*table)->TreeCpuUs(child.pid, &child.cpu_own_ticks);
+    // The worker's tree, and the orphans its processes left to the init.
+    us = (*table)->TreeCpuUs(child.pid, &child.cpu_own_ticks);
+    if (child.init > 0) us += (*table)->TreeCpuUs(child.init, &child.cpu_own_ticks);
+    return us;
   }
 
   void WatchCpu() {
@@ -701,10 +690,7 @@ class Zygote {
       }
       child.cpu_seen_us = std::max(child.cpu_seen_us, used);
       if (child.cpu_limit_us != 0 && used > child.cpu_start_us + child.cpu_limit_us) {
-        // The init: with it goes every process of the PID namespace (without
-        // one, the session the child made for itself: the server's rule).
-        ::kill(pid, SIGKILL);
-        if (!policy_.layers.namespaces) ::kill(-pid, SIGKILL);
+        child.KillAll(!policy_.layers.namespaces);
         child.cpu_killed = true;
       }
     }
@@ -727,16 +713,31 @@ class Zygote {
     if (uid != 0) leased_uids_.erase(uid);
   }
 
-  // On the way out: every child is killed and reaped before the zygote
-  // exits, so when the server has reaped the zygote none of its sandboxes
-  // (nor their host uids) is still alive.
+  // On the way out: every sandbox is ended before the zygote exits, so when
+  // the server has reaped the zygote none of its sandboxes (nor their host
+  // uids) is still alive. Inits are the jailer's children: their pidfds say
+  // when they are gone.
   void EndChildren() {
-    for (const auto& [pid, child] : children_) ::kill(pid, SIGKILL);
+    for (const auto& [pid, child] : children_) child.KillAll(!policy_.layers.namespaces);
+    for (const Child& child : dying_) child.KillAll(false);
     for (auto& [pid, child] : children_) {
       while (::waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
       }
+      if (child.init_pidfd) dying_.push_back(std::move(child));
     }
     children_.clear();
+    for (Child& child : dying_) {
+      struct pollfd p = {child.init_pidfd.get(), POLLIN, 0};
+      while (::poll(&p, 1, 5000) < 0 && errno == EINTR) {
+      }
+    }
+    dying_.clear();
+    if (jailer_pid_ > 0) {
+      jailer_.reset();  // it exits when its socket closes
+      ::kill(jailer_pid_, SIGKILL);
+      while (::waitpid(jailer_pid_, nullptr, __WALL) < 0 && errno == EINTR) {
+      }
+    }
   }
 
   static constexpr unsigned kMaxSetupFailures = 3;
@@ -751,12 +752,15 @@ class Zygote {
   uint64_t footprint_ = 0;
   uint64_t serial_ = 0;
   unsigned consecutive_failures_ = 0;
-  bool prewarm_ = true;  // read by the child StartSpare is about to create
   bool use_uid_pool_ = false;
   uint32_t next_uid_ = 0;
   std::set<uid_t> leased_uids_;
   std::string last_setup_error_;
   std::map<pid_t, Child> children_;
+  std::map<uint64_t, Child> nesting_;  // by serial, until the jailer answers
+  std::vector<Child> dying_;
+  pid_t jailer_pid_ = -1;
+  UniqueFd jailer_;
   std::deque<pid_t> ready_;
   std::deque<PendingJob> pending_;
 };

@@ -1,5 +1,7 @@
 #include "jail/namespaces.h"
 
+#include <cstdio>
+
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -8,8 +10,25 @@
 
 namespace wj::jail {
 
+namespace {
+// Root of the host, not of a user namespace of its own (BecomeRootInOwnUserNs):
+// uid 0 mapped to uid 0 of the parent namespace.
+bool IsHostRoot() {
+  if (::geteuid() != 0) return false;
+  int fd = ::open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[128];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  unsigned long inside = 1, outside = 1;
+  return std::sscanf(buf, "%lu %lu", &inside, &outside) == 2 && inside == 0 && outside == 0;
+}
+}  // namespace
+
 void SetOuterIds(JailPolicy* policy) {
-  policy->outer_is_root = ::geteuid() == 0;
+  policy->outer_is_root = IsHostRoot();
   policy->outer_uid = policy->outer_is_root ? policy->sandbox_uid : ::geteuid();
   policy->outer_gid = policy->outer_is_root ? policy->sandbox_gid : ::getegid();
 }

@@ -90,9 +90,10 @@ def tagged_processes(server_pid, identity=None):
 
 
 def stray_processes(server_pid, spares):
-    """None when the server's tree is exactly a zygote with at most `spares`
-    idle sandboxes (init + at most one worker each) and no zombie; else a
-    description of what is wrong."""
+    """None when the server's tree is exactly a zygote, its jailer, at most
+    `spares` idle sandboxes (a worker under the zygote, an init under the
+    jailer, neither with children) and no zombie; else a description of
+    what is wrong."""
     procs = descendants(server_pid)
     zygotes = [pid for pid, info in procs.items()
                if info["ppid"] == server_pid and "__zygote" in info["cmdline"]
@@ -100,16 +101,19 @@ def stray_processes(server_pid, spares):
     if len(zygotes) != 1:
         return "expected exactly one zygote under the server, found %s: %s" % (zygotes, json.dumps(procs))
     zygote = zygotes[0]
-    inits = [pid for pid, info in procs.items() if info["ppid"] == zygote]
-    allowed = {zygote}
-    for init in inits:
-        workers = [pid for pid, info in procs.items() if info["ppid"] == init]
-        if len(workers) > 1:
-            return "sandbox %d has %d children" % (init, len(workers))
-        allowed.add(init)
-        allowed.update(workers)
-    if len(inits) > spares:
-        return "%d sandboxes under the zygote, more than the %d spares" % (len(inits), spares)
+    jailers = [pid for pid, info in procs.items()
+               if info["ppid"] == zygote and info["comm"] == "warmjail-jailer"]
+    if len(jailers) > 1:
+        return "%d jailers under the zygote" % len(jailers)
+    workers = [pid for pid, info in procs.items() if info["ppid"] == zygote and pid not in jailers]
+    inits = [pid for pid, info in procs.items() if info["ppid"] in jailers]
+    allowed = {zygote, *jailers, *workers, *inits}
+    for pid in workers + inits:
+        children = [p for p, info in procs.items() if info["ppid"] == pid]
+        if children:
+            return "sandbox process %d has %d children" % (pid, len(children))
+    if len(workers) > spares or len(inits) > spares:
+        return "%d workers and %d inits, more than the %d spares" % (len(workers), len(inits), spares)
     bad = {pid: info for pid, info in procs.items()
            if pid not in allowed or info["state"].startswith("Z")}
     if bad:
@@ -118,6 +122,27 @@ def stray_processes(server_pid, spares):
                if pid not in procs and pid != server_pid}
     if outside:
         return "processes of this server outside its tree: %s" % json.dumps(outside)
+    return None
+
+
+def sandbox_init(worker):
+    """The host pid of the init of the sandbox `worker` runs in: the process
+    that is PID 1 of the worker's PID namespace (the jailer's child; the
+    worker itself is the zygote's), or None."""
+    try:
+        ns = os.readlink("/proc/%d/ns/pid" % worker)
+    except OSError:
+        return None
+    for pid in process_table():
+        try:
+            if pid == worker or os.readlink("/proc/%d/ns/pid" % pid) != ns:
+                continue
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("NSpid:") and line.split()[-1] == "1":
+                        return pid
+        except OSError:
+            continue
     return None
 
 

@@ -188,7 +188,7 @@ class ZygoteKill(FaultTestCase):
 
         load = LoadGenerator(srv.port, 6, script_for, client_timeout=30).start()
         time.sleep(2.0)
-        in_flight = sum(1 for info in opslib.descendants(old_zygote).values() if info["ppid"] != old_zygote)
+        in_flight = sum(1 for info in opslib.descendants(old_zygote).values() if info["comm"] == "warmjail-zygote")
         killed_at = time.monotonic()
         os.kill(old_zygote, signal.SIGKILL)
         healthy = self.wait_healthy(10.0, min_restarts=1)
@@ -271,7 +271,7 @@ class SandboxSignals(FaultTestCase):
         self.server = self.shared
         tag = "wjkill" + which[:4]
         t, res, worker = self.run_named(tag, "    time.sleep(20)\n    return 1\n", {"timeout_s": 25})
-        init = opslib.process_table()[worker]["ppid"]
+        init = opslib.sandbox_init(worker)
         victim = worker if which == "worker" else init
         os.kill(victim, signal.SIGKILL)
         t.join(30)
@@ -298,7 +298,7 @@ class SandboxSignals(FaultTestCase):
         self.server = self.shared
         tag = "wjstop" + ("both" if both else "wrk")
         t, res, worker = self.run_named(tag, "    time.sleep(0.3)\n    return 1\n", {"timeout_s": 1})
-        init = opslib.process_table()[worker]["ppid"]
+        init = opslib.sandbox_init(worker)
         os.kill(worker, signal.SIGSTOP)
         if both:
             os.kill(init, signal.SIGSTOP)

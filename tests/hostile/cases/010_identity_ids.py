@@ -1,4 +1,4 @@
-# expect: {"status": 200, "result": {"pid": 2, "ppid": 1, "resuid": [65534, 65534, 65534], "resgid": [65534, 65534, 65534], "groups": []}}
+# expect: {"status": 200, "result": {"pid": 2, "ppid": 0, "resuid": [65534, 65534, 65534], "resgid": [65534, 65534, 65534], "groups": []}}
 # The script must run as PID 2 of its own PID namespace (PID 1 is the
 # jail's init, its parent), as the unprivileged
 # sandbox uid/gid (real, effective and saved), with no supplementary group

@@ -1,4 +1,4 @@
-# expect: {"status": 200, "result": {"reached": [], "errnos": [3], "killpg": {"server": 3, "2": 3, "100": 3}, "ppid": 1}}
+# expect: {"status": 200, "result": {"reached": [], "errnos": [3], "killpg": {"server": 3, "2": 3, "100": 3}, "ppid": 0}}
 # input: {"server_pid": "$SERVER_PID"}
 # Signal 0 (existence check) and SIGKILL to every PID up to 4194304 would be
 # slow; instead PIDs 3..5000 and the server's real PID (passed in): none of

@@ -1,9 +1,10 @@
-# expect: {"status": 200, "result": {"sent": {"SIGKILL": 0, "SIGSTOP": 0, "SIGTERM": 0, "SIGSEGV": 0, "SIGHUP": 0, "SIGQUIT": 0, "SIGABRT": 0, "SIGUSR1": 0, "SIGALRM": 0, "SIGXCPU": 0}, "init_state": "S", "ppid": 1}}
-# The jail's init (PID 1, the script's parent) reaps the script and reports
-# its exit status; killing or stopping it would be a way to confuse the
-# server. Signals from inside the namespace to its init are ignored unless
-# the init handles them: after SIGKILL, SIGSTOP, SIGTERM and friends it is
-# still there, still sleeping in wait().
+# expect: {"status": 200, "result": {"sent": {"SIGKILL": 0, "SIGSTOP": 0, "SIGTERM": 0, "SIGSEGV": 0, "SIGHUP": 0, "SIGQUIT": 0, "SIGABRT": 0, "SIGUSR1": 0, "SIGALRM": 0, "SIGXCPU": 0}, "init_state": "S", "ppid": 0}}
+# The jail's init (PID 1) reaps the orphans the script leaves, and its end is
+# the end of every process in the sandbox; killing or stopping it would be a
+# way to confuse the server. Signals from inside the namespace to its init
+# are ignored unless the init handles them: after SIGKILL, SIGSTOP, SIGTERM
+# and friends it is still there, still sleeping. The script's parent is the
+# zygote, outside the namespace, so getppid() is 0.
 import os
 import signal
 import time

@@ -1,0 +1,60 @@
+// Fork-enter: a sandbox's namespaces and root filesystem are made ahead of
+// its request by a small process that holds no interpreter (embed/jailer.cc),
+// and the worker forked from the zygote joins them. The zygote's interpreter
+// is then forked once per request, not twice (once for the init, once for
+// the worker), and the mounts are built off the zygote's hot path.
+//
+// A nest is one sandbox's worth of kernel objects: an init process, PID 1 of
+// new user, mount, PID, network, IPC, UTS and cgroup namespaces, with the
+// read-only root and a fresh /tmp mounted, its privileges dropped and its
+// seccomp filter loaded, reaping orphans until it is killed. It holds exactly
+// one worker in its whole life and is never reused: killing its init ends
+// every process in it, and the kernel frees the namespaces and the tmpfs.
+#pragma once
+#include <sys/types.h>
+
+#include <vector>
+
+#include "jail/policy.h"
+#include "jail/specialize.h"
+#include "jail/status.h"
+#include "jail/unique_fd.h"
+
+namespace wj::jail {
+
+// The namespaces a worker joins (the PID namespace is entered by being
+// forked into it: see AimForkAtNest).
+unsigned long NestJoinFlags();
+
+// Jailer side: clones the init, writes its uid/gid maps and its cgroup
+// membership (`cgroup_procs`: cgroup.procs fds opened for writing) while it
+// waits, releases it and waits for its report. On success *init is its pid
+// and *pidfd a pidfd for it; on failure the init is gone and the error says
+// which step failed.
+Status MakeNest(const JailPolicy& policy, uint64_t tmp_bytes, const std::vector<int>& cgroup_procs, pid_t* init,
+                UniqueFd* pidfd);
+
+// Zygote side, right before fork(): the next child is born in the nest's PID
+// namespace (as its PID 2; the init is PID 1). Needs CAP_SYS_ADMIN in the
+// zygote's own user namespace: a root zygote has it, an unprivileged one
+// first makes a user namespace of its own (BecomeRootInOwnUserNs).
+Status AimForkAtNest(int nest_pidfd);
+
+// An unprivileged zygote, before it forks anything: a user namespace of its
+// own in which it is root (uid and gid 0 mapped to its own ids), so that it
+// may aim forks at nests. Nothing changes on the host: every id it owns is
+// still its own uid, and it has no capability outside.
+Status BecomeRootInOwnUserNs();
+
+// Worker side, first thing after the fork (while it still holds the zygote's
+// descriptors): dies with the zygote, joins the sandbox's cgroups and the
+// nest's namespaces (nest_pidfd -1: no namespaces, a session of its own),
+// keeps only its own descriptors, takes the sandbox ids, its own stdin, the
+// rlimits, drops every privilege, replaces the environment and loads the
+// seccomp filter, in that order. Any error is fatal: the caller reports it
+// on *report_fd (the hand-over socket, wherever it is at the time) and exits
+// without running user code.
+Status EnterNest(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int nest_pidfd,
+                 const std::vector<int>& cgroup_procs, int* report_fd, StageTimes* times);
+
+}  // namespace wj::jail
