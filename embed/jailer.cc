@@ -63,14 +63,14 @@ std::vector<std::string> SplitDirs(const std::string& text) {
     }
     std::vector<int> procs;
     for (const UniqueFd& fd : fds) procs.push_back(fd.get());
-    pid_t init = -1;
-    UniqueFd pidfd;
-    jail::Status s = jail::MakeNest(policy, tmp_bytes, procs, &init, &pidfd);
+    jail::Nest nest;
+    jail::Status s = jail::MakeNest(policy, tmp_bytes, procs, &nest);
     proto::Message out{s.ok() ? proto::Kind::kNestMade : proto::Kind::kNestFailed};
     out.job_id = msg.job_id;
-    out.pid = init;
+    out.pid = nest.init;
     if (s.ok()) {
-      proto::Send(kJailerSock, out, "", {pidfd.get()});
+      // The jailer keeps nothing: the nest is the zygote's from here on.
+      proto::Send(kJailerSock, out, "", nest.Fds());
     } else {
       proto::Send(kJailerSock, out, s.message().substr(0, proto::kMaxText));
     }

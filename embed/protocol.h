@@ -19,7 +19,7 @@
 //                     kNestWanted  fds: the sandbox's cgroup.procs (any);
 //                                  job_id: a serial; host_uid: the host id
 //                                  its ids map to (0: the policy's)
-//   jailer -> zygote  kNestMade    fds: a pidfd of the nest's init; pid: its pid
+//   jailer -> zygote  kNestMade    fds: jail::Nest::Fds(); pid: the nest's init
 //                     kNestFailed  text: why
 #pragma once
 #include <sys/types.h>

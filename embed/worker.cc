@@ -111,7 +111,7 @@ void RunWorker(WorkerStart start) {
   start.times.Mark("forked");
   const jail::JailPolicy& policy = *start.policy;
   int report_fd = start.fds.spare_fd;
-  jail::Status s = jail::EnterNest(policy, start.limits, start.fds, start.nest_pidfd, start.cgroup_procs, &report_fd,
+  jail::Status s = jail::EnterNest(policy, start.limits, start.fds, start.nest, start.cgroup_procs, &report_fd,
                                    &start.times);
   if (!s.ok()) SetupFailed(report_fd, s.message());
   ::close(jail::kStatusFd);

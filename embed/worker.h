@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "embed/interpreter.h"
+#include "jail/nest.h"
 #include "jail/policy.h"
 #include "jail/specialize.h"
 
@@ -18,7 +19,7 @@ struct WorkerStart {
   const jail::JailPolicy* policy = nullptr;
   jail::ChildLimits limits;
   jail::ChildFds fds;         // spare_fd: the hand-over socket, set-up failures included
-  int nest_pidfd = -1;        // -1: no namespaces (a session of its own instead)
+  const jail::Nest* nest = nullptr;  // nullptr: no namespaces (a session of its own instead)
   std::vector<int> cgroup_procs;  // cgroup.procs fds the worker writes itself into
   bool prewarm = false;       // warm up before saying ready (no job is waiting)
   bool memory_by_cgroup = false;  // else the job's memory limit is RLIMIT_AS

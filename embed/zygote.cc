@@ -98,7 +98,7 @@ class Zygote {
     // be allowed to fork workers into nests (jail/nest.h); a failure here
     // shows as the namespaces layer failing its probe.
     if (::geteuid() != 0 && options_.layers.namespaces) {
-      jail::Status own = jail::BecomeRootInOwnUserNs();
+      jail::Status own = jail::TakeOwnUserNs();
       if (!own.ok()) Log("user namespace of its own: " + own.message());
     }
 
@@ -154,8 +154,7 @@ class Zygote {
   struct Child {
     pid_t pid = -1;   // the worker
     UniqueFd sock;    // the zygote's end of the worker's hand-over socket
-    pid_t init = -1;  // the nest's init (-1: no namespaces)
-    UniqueFd init_pidfd;
+    jail::Nest nest;  // its namespaces (nest.init -1: none)
     // Destroyed in reverse: the memory and pids cgroups (which kill what is
     // left) before the CPU one.
     std::unique_ptr<jail::CpuCgroup> cpu;  // its CPU-time counter, if the cgroup has one
@@ -190,7 +189,7 @@ class Zygote {
     // Ends every process of the sandbox: the init takes its PID namespace
     // with it; without one, the worker's session.
     void KillAll(bool has_session) const {
-      if (init_pidfd) ::syscall(SYS_pidfd_send_signal, init_pidfd.get(), SIGKILL, nullptr, 0);
+      if (nest.pidfd) ::syscall(SYS_pidfd_send_signal, nest.pidfd.get(), SIGKILL, nullptr, 0);
       if (pid > 0) {
         ::kill(pid, SIGKILL);
         if (has_session) ::kill(-pid, SIGKILL);
@@ -257,7 +256,7 @@ class Zygote {
         spares.push_back(pid);
       }
       for (size_t i = 0; i < dying_.size(); ++i) {
-        fds.push_back({dying_[i].init_pidfd.get(), POLLIN, 0});
+        fds.push_back({dying_[i].nest.pidfd.get(), POLLIN, 0});
         owners.push_back({Source::kDying, i});
       }
       if (::poll(fds.data(), fds.size(), static_cast<int>(std::min<unsigned>(ReplenishTimeoutMs(), CpuSampleTimeoutMs()))) < 0) {
@@ -350,8 +349,8 @@ class Zygote {
       // is the end of every process in the nest.
       proto::Message started{proto::Kind::kStarted};
       started.job_id = child.job_id;
-      started.pid = child.init > 0 ? child.init : pid;
-      UniqueFd pidfd(child.init_pidfd ? ::fcntl(child.init_pidfd.get(), F_DUPFD_CLOEXEC, 0)
+      started.pid = child.nest.init > 0 ? child.nest.init : pid;
+      UniqueFd pidfd(child.nest.pidfd ? ::fcntl(child.nest.pidfd.get(), F_DUPFD_CLOEXEC, 0)
                                       : static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
       std::vector<int> out_fds;
       if (pidfd) out_fds.push_back(pidfd.get());
@@ -470,11 +469,11 @@ class Zygote {
     if (it == nesting_.end()) return true;
     Child child = std::move(it->second);
     nesting_.erase(it);
-    if (msg.kind == proto::Kind::kNestMade && fds.size() == 1) {
-      child.init = msg.pid;
-      child.init_pidfd = std::move(fds[0]);
-      if (!ForkWorker(std::move(child))) ++consecutive_failures_;
-      return true;
+    if (msg.kind == proto::Kind::kNestMade) {
+      if (jail::Nest::FromFds(msg.pid, std::move(fds), &child.nest)) {
+        if (!ForkWorker(std::move(child))) ++consecutive_failures_;
+        return true;
+      }
     }
     ReturnHostUid(child.host_uid);
     FailPending(msg.kind == proto::Kind::kNestFailed ? text : "the jailer's answer was malformed");
@@ -500,14 +499,14 @@ class Zygote {
     start.limits.address_space_bytes = cgroups_ ? 0 : footprint_ + options_.memory_bytes;
     start.fds = jail::ChildFds{devnull_.get(), devnull_.get(), devnull_.get(), devnull_.get(), devnull_.get(),
                                sock_child.get()};
-    start.nest_pidfd = child.init_pidfd ? child.init_pidfd.get() : -1;
+    start.nest = child.nest.pidfd ? &child.nest : nullptr;
     start.cgroup_procs = child.CgroupProcs();
     start.prewarm = child.prewarm && pending_.empty();
     start.memory_by_cgroup = cgroups_ != nullptr;
     start.interpreter = interpreter_.get();
     start.times.Mark("start");
-    if (child.init_pidfd) {
-      jail::Status aim = jail::AimForkAtNest(child.init_pidfd.get());
+    if (child.nest.pidfd) {
+      jail::Status aim = jail::AimForkAtNest(child.nest);
       if (!aim.ok()) {
         Retire(std::move(child), aim.message());
         return false;
@@ -539,7 +538,7 @@ class Zygote {
     child.pid = -1;
     child.job_id = 0;
     child.KillAll(false);
-    if (child.init_pidfd) {
+    if (child.nest.pidfd) {
       dying_.push_back(std::move(child));
     } else {
       ReturnHostUid(child.host_uid);
@@ -579,7 +578,10 @@ class Zygote {
         ssize_t n = ::recv(child.sock.get(), why, sizeof why, MSG_DONTWAIT);
         std::string reason = !child.setup_error.empty() ? child.setup_error
                              : n > 0 ? std::string(why, n)
-                                     : "the sandbox exited during set-up (status " + std::to_string(status) + ")";
+                             : child.cgroup && child.cgroup->OomKilled()
+                                 ? "the sandbox ran out of memory during set-up: the memory limit is below what the "
+                                   "warm interpreter needs"
+                                 : "the sandbox exited during set-up (status " + std::to_string(status) + ")";
         if (!child.ready) {
           FailPending(reason);
           ++consecutive_failures_;
@@ -588,7 +590,7 @@ class Zygote {
       // Whatever the script left running ends now; the report waits until
       // it has (the init's pidfd says so), so that it counts all of it.
       child.KillAll(!policy_.layers.namespaces);
-      if (child.init_pidfd) {
+      if (child.nest.pidfd) {
         dying_.push_back(std::move(child));
       } else {
         Finish(std::move(child));
@@ -617,7 +619,7 @@ class Zygote {
     const struct rusage& ru = child.usage;
     proto::Message exited{proto::Kind::kExited};
     exited.job_id = child.job_id;
-    exited.pid = child.init > 0 ? child.init : child.pid;
+    exited.pid = child.nest.init > 0 ? child.nest.init : child.pid;
     exited.wait_status = child.wait_status;
     exited.user_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
     exited.system_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
@@ -668,7 +670,7 @@ class Zygote {
     if (!*table) *table = jail::ProcessTable::Read();
     // The worker's tree, and the orphans its processes left to the init.
     us = (*table)->TreeCpuUs(child.pid, &child.cpu_own_ticks);
-    if (child.init > 0) us += (*table)->TreeCpuUs(child.init, &child.cpu_own_ticks);
+    if (child.nest.init > 0) us += (*table)->TreeCpuUs(child.nest.init, &child.cpu_own_ticks);
     return us;
   }
 
@@ -723,11 +725,11 @@ class Zygote {
     for (auto& [pid, child] : children_) {
       while (::waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
       }
-      if (child.init_pidfd) dying_.push_back(std::move(child));
+      if (child.nest.pidfd) dying_.push_back(std::move(child));
     }
     children_.clear();
     for (Child& child : dying_) {
-      struct pollfd p = {child.init_pidfd.get(), POLLIN, 0};
+      struct pollfd p = {child.nest.pidfd.get(), POLLIN, 0};
       while (::poll(&p, 1, 5000) < 0 && errno == EINTR) {
       }
     }

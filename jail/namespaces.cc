@@ -11,8 +11,8 @@
 namespace wj::jail {
 
 namespace {
-// Root of the host, not of a user namespace of its own (BecomeRootInOwnUserNs):
-// uid 0 mapped to uid 0 of the parent namespace.
+// Root of the host (or of a container without a user namespace): uid 0
+// mapped to uid 0 of the parent namespace, so it may map other ids.
 bool IsHostRoot() {
   if (::geteuid() != 0) return false;
   int fd = ::open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);

@@ -71,12 +71,43 @@ Status BuildNestFromInside(const JailPolicy& policy, uint64_t tmp_bytes, int rel
 
 }  // namespace
 
-unsigned long NestJoinFlags() {
-  return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+std::vector<int> Nest::Fds() const {
+  return {pidfd.get(), user.get(), mnt.get(), pid.get(), net.get(), ipc.get(), uts.get()};
 }
 
-Status MakeNest(const JailPolicy& policy, uint64_t tmp_bytes, const std::vector<int>& cgroup_procs, pid_t* init,
-                UniqueFd* pidfd) {
+bool Nest::FromFds(pid_t init_pid, std::vector<UniqueFd> fds, Nest* out) {
+  if (init_pid <= 0 || fds.size() != kNestFdCount) return false;
+  out->init = init_pid;
+  out->pidfd = std::move(fds[0]);
+  out->user = std::move(fds[1]);
+  out->mnt = std::move(fds[2]);
+  out->pid = std::move(fds[3]);
+  out->net = std::move(fds[4]);
+  out->ipc = std::move(fds[5]);
+  out->uts = std::move(fds[6]);
+  return true;
+}
+
+namespace {
+Status OpenNamespace(pid_t pid, const char* name, UniqueFd* fd) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + name;
+  fd->reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!*fd) return Status::Errno("open(" + path + ")");
+  return Status::Ok();
+}
+
+Status OpenNamespaces(pid_t pid, Nest* nest) {
+  WJ_RETURN_IF_ERROR(OpenNamespace(pid, "user", &nest->user));
+  WJ_RETURN_IF_ERROR(OpenNamespace(pid, "mnt", &nest->mnt));
+  WJ_RETURN_IF_ERROR(OpenNamespace(pid, "pid", &nest->pid));
+  WJ_RETURN_IF_ERROR(OpenNamespace(pid, "net", &nest->net));
+  WJ_RETURN_IF_ERROR(OpenNamespace(pid, "ipc", &nest->ipc));
+  WJ_RETURN_IF_ERROR(OpenNamespace(pid, "uts", &nest->uts));
+  return Status::Ok();
+}
+}  // namespace
+
+Status MakeNest(const JailPolicy& policy, uint64_t tmp_bytes, const std::vector<int>& cgroup_procs, Nest* nest) {
   int release[2], report[2];
   if (::pipe2(release, O_CLOEXEC) != 0) return Status::Errno("pipe2(release)");
   UniqueFd release_r(release[0]), release_w(release[1]);
@@ -97,8 +128,9 @@ Status MakeNest(const JailPolicy& policy, uint64_t tmp_bytes, const std::vector<
     ReapForever();
   }
   report_w.reset();
-  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  Status parent = fd ? InitChildFromParent(pid, policy, cgroup_procs) : Status::Errno("pidfd_open(nest init)");
+  nest->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  Status parent = nest->pidfd ? InitChildFromParent(pid, policy, cgroup_procs) : Status::Errno("pidfd_open(nest init)");
+  if (parent.ok()) parent = OpenNamespaces(pid, nest);
   if (parent.ok() && ::write(release_w.get(), "G", 1) != 1) parent = Status::Errno("write(release pipe)");
   release_w.reset();
   std::string said;
@@ -116,20 +148,20 @@ Status MakeNest(const JailPolicy& policy, uint64_t tmp_bytes, const std::vector<
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
     }
+    *nest = Nest{};
     if (!parent.ok()) return parent;
     return Status::Error(said.empty() ? "the nest's init died during set-up" : said);
   }
-  *init = pid;
-  *pidfd = std::move(fd);
+  nest->init = pid;
   return Status::Ok();
 }
 
-Status AimForkAtNest(int nest_pidfd) {
-  if (::setns(nest_pidfd, CLONE_NEWPID) != 0) return Status::Errno("setns(nest, CLONE_NEWPID)");
+Status AimForkAtNest(const Nest& nest) {
+  if (::setns(nest.pid.get(), CLONE_NEWPID) != 0) return Status::Errno("setns(nest pid namespace)");
   return Status::Ok();
 }
 
-Status BecomeRootInOwnUserNs() {
+Status TakeOwnUserNs() {
   const uid_t uid = ::geteuid();
   const gid_t gid = ::getegid();
   if (::unshare(CLONE_NEWUSER) != 0) return Status::Errno("unshare(CLONE_NEWUSER)");
@@ -143,12 +175,12 @@ Status BecomeRootInOwnUserNs() {
     return Status::Ok();
   };
   WJ_RETURN_IF_ERROR(write_file("/proc/self/setgroups", "deny\n"));
-  WJ_RETURN_IF_ERROR(write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n"));
-  WJ_RETURN_IF_ERROR(write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n"));
+  WJ_RETURN_IF_ERROR(write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1\n"));
+  WJ_RETURN_IF_ERROR(write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1\n"));
   return Status::Ok();
 }
 
-Status EnterNest(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int nest_pidfd,
+Status EnterNest(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, const Nest* nest,
                  const std::vector<int>& cgroup_procs, int* report_fd, StageTimes* times) {
   *report_fd = fds.spare_fd;
   WJ_RETURN_IF_ERROR(DieWithParent());
@@ -157,11 +189,20 @@ Status EnterNest(const JailPolicy& policy, const ChildLimits& limits, const Chil
   for (int procs : cgroup_procs) {
     if (::write(procs, "0", 1) != 1) return Status::Errno("write(cgroup.procs, 0)");
   }
-  if (nest_pidfd >= 0 && ::setns(nest_pidfd, static_cast<int>(NestJoinFlags())) != 0)
-    return Status::Errno("setns(nest)");
+  if (nest) {
+    // The user namespace first: it gives the capabilities the others need.
+    const std::pair<int, const char*> joins[] = {{nest->user.get(), "user"}, {nest->mnt.get(), "mnt"},
+                                                 {nest->net.get(), "net"},   {nest->ipc.get(), "ipc"},
+                                                 {nest->uts.get(), "uts"}};
+    for (const auto& [fd, name] : joins)
+      if (::setns(fd, 0) != 0) return Status::Errno(std::string("setns(nest ") + name + " namespace)");
+    // A cgroup namespace of its own, rooted at the cgroup it just joined (as
+    // the init's is).
+    if (::unshare(CLONE_NEWCGROUP) != 0) return Status::Errno("unshare(CLONE_NEWCGROUP)");
+  }
   WJ_RETURN_IF_ERROR(KeepOnlyChildFds(fds));
   *report_fd = kSpareFd;
-  if (nest_pidfd >= 0) {
+  if (nest) {
     WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
   } else {
     // Without namespaces: a session of its own, which the server kills whole.

@@ -177,21 +177,28 @@ class HostUidPerSandbox(harness.ServerTestCase):
         for t in threads:
             t.start()
         time.sleep(1.5)
-        # Every sandbox under the zygote (running or spare): its processes
-        # all on one host uid, no two sandboxes on the same one.
+        # Every sandbox under the zygote (running or spare), that is every
+        # PID namespace below it (a worker under the zygote, its init under
+        # the jailer): its processes all on one host uid, no two sandboxes
+        # on the same one.
         zygote = opslib.zygote_pid(self.server.proc.pid)
-        table = opslib.process_table()
-        inits = [pid for pid, info in table.items() if info["ppid"] == zygote]
+        own_ns = os.readlink("/proc/%d/ns/pid" % zygote)
         uids = {}
-        for init in inits:
-            tree = [init] + list(opslib.descendants(init, table))
-            uids[init] = {status_uid(pid) for pid in tree} - {None}
+        for pid in opslib.descendants(zygote):
+            try:
+                ns = os.readlink("/proc/%d/ns/pid" % pid)
+            except OSError:
+                continue
+            if ns != own_ns:
+                uids.setdefault(ns, set()).add(status_uid(pid))
+        uids = {ns: seen - {None} for ns, seen in uids.items()}
+        inits = list(uids)
         for t in threads:
             t.join()
         self.assertEqual([r[0] for r in results.values()], [200, 200], results)
         self.assertGreaterEqual(len(inits), 3, "expected two running sandboxes and spares: %r" % uids)
         for init, seen in uids.items():
-            self.assertEqual(len(seen), 1, "sandbox %d runs under several host uids: %r" % (init, seen))
+            self.assertEqual(len(seen), 1, "sandbox %s runs under several host uids: %r" % (init, seen))
         flat = [next(iter(s)) for s in uids.values() if s]
         self.assertEqual(len(flat), len(set(flat)), "two sandboxes share a host uid: %r" % uids)
         for uid in flat:
@@ -224,15 +231,35 @@ class SetupFailureReason(unittest.TestCase):
             f.write("def main():\n    return 1\n")
             f.flush()
             os.chmod(f.name, 0o644)  # readable by the unprivileged run's server
-            # One process per sandbox: its init cannot fork the worker.
-            run = subprocess.run([harness.BIN, "run", "--max-procs", "1", f.name],
+            # 1 MiB is less than a forked interpreter touches before it is
+            # ready. With a cgroup, the set-up is charged to the sandbox and
+            # the OOM killer ends it; with RLIMIT_AS, the limit applies to the
+            # job alone (the set-up is the server's), and the script runs.
+            run = subprocess.run([harness.BIN, "run", "--memory-mb", "1", f.name],
                                  capture_output=True, text=True, timeout=120)
-        why = "fork(worker): Resource temporarily unavailable"
+        logged = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+        mechanism = [e for e in logged if e.get("event") == "isolation"][0]["layers"]["memory_accounting"]["mechanism"]
+        if mechanism == "rlimit":
+            self.assertEqual((run.returncode, json.loads(run.stdout)["result"]), (0, 1), run.stderr)
+            return
+        why = ("the sandbox ran out of memory during set-up: the memory limit is below what the "
+               "warm interpreter needs")
         self.assertEqual(run.returncode, 2, run.stderr)
         self.assertEqual(json.loads(run.stdout)["error"],
                          "Sandbox unavailable: Sandbox could not be started: " + why)
-        logged = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
         self.assertIn({"event": "zygote", "message": "sandbox set-up failed: " + why}, logged, run.stderr)
+
+    def test_one_process_runs_the_script_and_cannot_fork(self):
+        # The init is the nest's, not a process of the script's: with
+        # --max-procs 1 the script runs, and its fork is refused.
+        with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+            f.write("import os\ndef main():\n    try:\n        os.fork()\n    except OSError as e:\n"
+                    "        return e.errno\n    return 0\n")
+            f.flush()
+            os.chmod(f.name, 0o644)
+            run = subprocess.run([harness.BIN, "run", "--max-procs", "1", f.name],
+                                 capture_output=True, text=True, timeout=120)
+        self.assertEqual((run.returncode, json.loads(run.stdout)["result"]), (0, 11), run.stderr)
 
 
 if __name__ == "__main__":
