@@ -41,7 +41,7 @@ constexpr DocumentErrorType kDocumentErrorTypes[] = {
     {"not_json_serializable", Outcome::kNotJsonSerializable, true, false, ""},
     {"memory_limit", Outcome::kMemoryLimit, false, false, ""},
     {"result_too_large", Outcome::kResultTooLarge, false, false, ""},
-    // The worker's own failure around the runner (embed/zygote.cc): the
+    // The worker's own failure around the runner (embed/worker.cc): the
     // script runs in that process and can cause it.
     {"runner_failed", Outcome::kCrashed, false, false, "the runner in its sandbox failed"},
 };

@@ -10,7 +10,7 @@
 // runner's is the script's fault (422 crashed), never a server error.
 //
 // The document, as embed/runner.py writes it and the zygote prefixes it with
-// the sandbox's set-up stages (embed/zygote.cc):
+// the sandbox's set-up stages (embed/worker.cc):
 //   success:  {"stages":[["forked",0.123],...],"ok":true}\n<the result's JSON text>
 //   failure:  {"stages":[...],"ok":false,"error_type":"<script outcome>","error":"...","traceback":"..."}
 //

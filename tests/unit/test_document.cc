@@ -270,7 +270,7 @@ TEST_CASE("runner.py's document vocabulary is the server's") {
     return s;
   };
   for (const DocumentErrorType& type : DocumentErrorTypes()) {
-    if (type.outcome == Outcome::kCrashed) continue;  // written by embed/zygote.cc, checked below
+    if (type.outcome == Outcome::kCrashed) continue;  // written by embed/worker.cc, checked below
     std::string name = upper(type.error_type);
     CAPTURE(name);
     REQUIRE(constants.count(name));
@@ -292,9 +292,9 @@ TEST_CASE("runner.py's document vocabulary is the server's") {
 }
 
 #ifdef WARMJAIL_SOURCE_DIR
-// The zygote writes documents too (FailureDoc in embed/zygote.cc).
-TEST_CASE("embed/zygote.cc writes only error_types the reader takes") {
-  std::ifstream in(std::string(WARMJAIL_SOURCE_DIR) + "/embed/zygote.cc");
+// The worker writes documents too (FailureDoc in embed/worker.cc).
+TEST_CASE("embed/worker.cc writes only error_types the reader takes") {
+  std::ifstream in(std::string(WARMJAIL_SOURCE_DIR) + "/embed/worker.cc");
   REQUIRE(in);
   std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::regex call(R"re(FailureDoc\("([a-z_]+)")re");
