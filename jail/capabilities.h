@@ -2,7 +2,7 @@
 // no_new_privs, not dumpable.
 #pragma once
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 

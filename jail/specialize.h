@@ -7,9 +7,15 @@
 #include <vector>
 
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/stage_times.h"
+#include "util/status.h"
 
 namespace wj::jail {
+
+// The zygote's code names these jail::Status and jail::StageTimes; they are
+// general utilities and live in util/.
+using ::wj::StageTimes;
+using ::wj::Status;
 
 // Creates the child in the policy's namespaces. Returns 0 in the child, the
 // pid in the parent, -1 with errno set on failure.
