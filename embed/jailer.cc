@@ -64,7 +64,7 @@ std::vector<std::string> SplitDirs(const std::string& text) {
     std::vector<int> procs;
     for (const UniqueFd& fd : fds) procs.push_back(fd.get());
     jail::Nest nest;
-    jail::Status s = jail::MakeNest(policy, tmp_bytes, procs, &nest);
+    Status s = jail::MakeNest(policy, tmp_bytes, procs, &nest);
     proto::Message out{s.ok() ? proto::Kind::kNestMade : proto::Kind::kNestFailed};
     out.job_id = msg.job_id;
     out.pid = nest.init;

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "jail/policy.h"
-#include "jail/unique_fd.h"
+#include "util/unique_fd.h"
 
 namespace wj::embed {
 

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "jail/unique_fd.h"
+#include "util/unique_fd.h"
 
 namespace wj::proto {
 

@@ -48,7 +48,7 @@ std::string FailureDoc(const char* error_type, const std::string& message) {
 
 // Adds {"stages": [["forked", ms], ...]} to a document: each stage's duration
 // since the one before, starting from when the zygote received the job.
-std::string WithStages(const std::string& doc, const jail::StageTimes& times) {
+std::string WithStages(const std::string& doc, const StageTimes& times) {
   if (doc.size() < 2 || doc[0] != '{' || times.count < 2) return doc;
   std::string stages = "{\"stages\":[";
   bool first = true;
@@ -111,7 +111,7 @@ void RunWorker(WorkerStart start) {
   start.times.Mark("forked");
   const jail::JailPolicy& policy = *start.policy;
   int report_fd = start.fds.spare_fd;
-  jail::Status s = jail::EnterNest(policy, start.limits, start.fds, start.nest, start.cgroup_procs, &report_fd,
+  Status s = jail::EnterNest(policy, start.limits, start.fds, start.nest, start.cgroup_procs, &report_fd,
                                    &start.times);
   if (!s.ok()) SetupFailed(report_fd, s.message());
   ::close(jail::kStatusFd);

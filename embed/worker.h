@@ -11,7 +11,7 @@
 #include "embed/interpreter.h"
 #include "jail/nest.h"
 #include "jail/policy.h"
-#include "jail/specialize.h"
+#include "util/stage_times.h"
 
 namespace wj::embed {
 
@@ -24,7 +24,7 @@ struct WorkerStart {
   bool prewarm = false;       // warm up before saying ready (no job is waiting)
   bool memory_by_cgroup = false;  // else the job's memory limit is RLIMIT_AS
   Interpreter* interpreter = nullptr;  // nullptr in cold mode: started per job
-  jail::StageTimes times;
+  StageTimes times;
 };
 
 // Never returns: specializes, warms, says ready, runs its one job, exits.

@@ -2,7 +2,7 @@
 // no_new_privs, not dumpable.
 #pragma once
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 
@@ -17,7 +17,7 @@ Status SwitchToSandboxIds(const JailPolicy& policy);
 Status DropPrivileges(const JailPolicy& policy);
 
 // True when this process holds no capability in any set (read back with
-// libcap; used by the probe and by tests).
+// libcap): DropPrivileges' own check that emptying the sets took effect.
 bool HoldsNoCapabilities();
 
 }  // namespace wj::jail

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "jail/status.h"
-#include "jail/unique_fd.h"
+#include "util/status.h"
+#include "util/unique_fd.h"
 
 namespace wj::jail {
 

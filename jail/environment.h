@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 

@@ -1,7 +1,7 @@
 // The child's file descriptors: what it keeps, and dying with its parent.
 #pragma once
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 

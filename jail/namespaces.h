@@ -5,7 +5,7 @@
 #include <sys/types.h>
 
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 

@@ -18,6 +18,7 @@
 #include "jail/namespaces.h"
 #include "jail/rlimits.h"
 #include "jail/seccomp.h"
+#include "jail/specialize.h"
 
 namespace wj::jail {
 

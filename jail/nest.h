@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "jail/policy.h"
-#include "jail/specialize.h"
-#include "jail/status.h"
-#include "jail/unique_fd.h"
+#include "util/stage_times.h"
+#include "util/status.h"
+#include "util/unique_fd.h"
 
 namespace wj::jail {
 

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "jail/specialize.h"
-#include "jail/unique_fd.h"
+#include "util/unique_fd.h"
 
 namespace wj::jail {
 

@@ -2,7 +2,7 @@
 // gives up the privilege to raise them again.
 #pragma once
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 

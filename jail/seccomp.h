@@ -1,12 +1,13 @@
 // The seccomp allowlist: policy as data (the builder chain in seccomp.cc),
-// compiled to BPF once in the zygote, loaded as the child's last step.
+// compiled to BPF once in the zygote (and by `warmjail check` for its probe),
+// loaded as the child's last step.
 #pragma once
 #include <linux/filter.h>
 
 #include <string>
 #include <vector>
 
-#include "jail/status.h"
+#include "util/status.h"
 
 namespace wj::jail {
 
@@ -21,7 +22,7 @@ Status CompileSeccompFilter(std::vector<sock_filter>* program);
 Status LoadSeccompFilter(const std::vector<sock_filter>& program);
 
 // The names of the syscalls the allowlist admits, unconditionally or for
-// some arguments (for the probe, docs and tests).
+// some arguments (the unit tests check that no dangerous one is among them).
 std::vector<std::string> AllowedSyscallNames();
 
 }  // namespace wj::jail

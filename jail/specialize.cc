@@ -7,7 +7,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <string>
 
 #include "jail/capabilities.h"
@@ -19,14 +18,6 @@
 #include "jail/seccomp.h"
 
 namespace wj::jail {
-
-void StageTimes::Mark(const char* name) {
-  if (count >= kMax) return;
-  struct timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  names[count] = name;
-  at_ns[count++] = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
 
 namespace {
 // glibc keeps the calling thread's id in its thread descriptor and uses it
@@ -47,13 +38,6 @@ pid_t* FindCachedTid() {
   return found;
 }
 }  // namespace
-
-void StageTimes::Mark(const char* name, uint64_t previous_ns) {
-  if (count >= kMax - 1 || previous_ns == 0) return Mark(name);
-  names[count] = "";
-  at_ns[count++] = previous_ns;
-  Mark(name);
-}
 
 pid_t CloneChild(const JailPolicy& policy) {
   unsigned long flags = CloneFlags(policy.layers);

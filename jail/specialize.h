@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "jail/policy.h"
-#include "jail/status.h"
+#include "util/stage_times.h"
+#include "util/status.h"
 
 namespace wj::jail {
 

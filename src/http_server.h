@@ -20,7 +20,8 @@ class HttpServer {
   bool Listen(std::string* error);
   // Stops accepting; requests in flight finish first.
   void Stop();
-  // The transport-free dispatcher (also used by tests).
+  // The route table, transport-free: both the regular handler and the
+  // connection-limit lane (for /health and /healthz) answer through it.
   static HttpResponse Dispatch(Service* service, const HttpRequest& request);
 
  private:

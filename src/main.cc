@@ -236,7 +236,7 @@ int Check(Config& config) {
   wj::jail::SetOuterIds(&policy);
   policy.environment = wj::jail::SandboxEnvironment();
   policy.binds = wj::jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
-  wj::jail::Status s = wj::jail::CompileSeccompFilter(&policy.seccomp_filter);
+  wj::Status s = wj::jail::CompileSeccompFilter(&policy.seccomp_filter);
   std::vector<wj::jail::LayerReport> reports;
   if (s.ok()) {
     reports = wj::jail::ProbeLayers(&policy);

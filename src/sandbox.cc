@@ -10,16 +10,16 @@
 #include <cmath>
 
 #include "embed/protocol.h"
-#include "jail/policy.h"
 #include "src/document.h"
 #include "src/log.h"
 #include "src/outcome.h"
+#include "util/stage_times.h"
 
 namespace wj {
 
 namespace {
 
-static_assert(jail::StageTimes::kMax <= kMaxStages, "the reader accepts every stage the zygote reports");
+static_assert(StageTimes::kMax <= kMaxStages, "the reader accepts every stage the zygote reports");
 
 using Clock = std::chrono::steady_clock;
 

@@ -19,7 +19,7 @@
 
 #include "embed/protocol.h"
 #include "embed/zygote.h"
-#include "jail/unique_fd.h"
+#include "util/unique_fd.h"
 
 namespace wj {
 

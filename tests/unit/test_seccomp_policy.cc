@@ -17,6 +17,7 @@
 #include "jail/seccomp.h"
 
 using namespace wj::jail;
+using wj::Status;
 
 TEST_CASE("the allowlist compiles to a BPF program") {
   std::vector<sock_filter> program;

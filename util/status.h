@@ -1,13 +1,13 @@
-// The result of one isolation step: ok, or a message naming the syscall that
-// failed, in the form nsjail made familiar: "pivot_root(., .): Operation not
-// permitted".
+// The result of a step that can fail (an isolation step, a cgroup write): ok,
+// or a message naming the syscall that failed, in the form nsjail made
+// familiar: "pivot_root(., .): Operation not permitted".
 #pragma once
 #include <cerrno>
 #include <cstring>
 #include <string>
 #include <utility>
 
-namespace wj::jail {
+namespace wj {
 
 class Status {
  public:
@@ -31,8 +31,8 @@ class Status {
 // Returns from the enclosing function when `expr` is an error.
 #define WJ_RETURN_IF_ERROR(expr)           \
   do {                                     \
-    ::wj::jail::Status status_ = (expr);   \
+    ::wj::Status status_ = (expr);   \
     if (!status_.ok()) return status_;     \
   } while (0)
 
-}  // namespace wj::jail
+}  // namespace wj
