@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <fstream>
 #include <algorithm>
+#include <iterator>
 #include <deque>
 #include <map>
 #include <memory>
@@ -30,12 +31,11 @@
 #include "embed/interpreter.h"
 #include "embed/protocol.h"
 #include "jail/cgroups.h"
-#include "jail/environment.h"
+#include "jail/default_policy.h"
 #include "jail/init.h"
 #include "jail/mounts.h"
 #include "jail/namespaces.h"
 #include "jail/probe.h"
-#include "jail/seccomp.h"
 #include "jail/specialize.h"
 
 namespace wj::embed {
@@ -119,12 +119,6 @@ std::string WithStages(const std::string& doc, const jail::StageTimes& times) {
   return stages + doc.substr(1);
 }
 
-std::string PickStagingDir() {
-  for (const char* dir : {"/tmp", "/mnt", "/run", "/var/tmp"})
-    if (::access(dir, F_OK) == 0) return dir;
-  return "/tmp";
-}
-
 class Zygote {
  public:
   explicit Zygote(const ZygoteOptions& options) : options_(options) {}
@@ -150,17 +144,17 @@ class Zygote {
       cgroups_->set_cpuacct_base(options_.cgroup_cpuacct_base);
     }
 
-    nlohmann::json ready;
+    ReadyReport ready;
     try {
       BuildPolicy();
-      ready["layers"] = Probe();
+      ready.layers = Probe();
       if (options_.mode == Mode::kZygote) {
         interpreter_ = std::make_unique<Interpreter>();
         interpreter_->WarmUp();
         policy_.binds = jail::ResolveBindMounts(interpreter_->SysPathDirs());
-        ready["versions"] = interpreter_->Versions();
+        ready.versions = interpreter_->Versions();
       } else {
-        ready["versions"] = "python 3.11 (started per request)";
+        ready.versions = "python 3.11 (started per request)";
       }
     } catch (const std::exception& e) {
       Log(std::string("start-up failed: ") + e.what());
@@ -174,11 +168,8 @@ class Zygote {
       return 1;
     }
     footprint_ = VirtualMemoryBytes();
-    ready["mode"] = options_.mode == Mode::kZygote ? "zygote" : "cold";
-    ready["spares"] = options_.spares;
-    ready["binds"] = policy_.binds.size();
     proto::Message msg{proto::Kind::kReady};
-    if (!proto::Send(kControlFd, msg, ready.dump())) return 1;
+    if (!proto::Send(kControlFd, msg, EncodeReady(ready))) return 1;
     Replenish();
     int rc = Loop();
     EndChildren();
@@ -215,34 +206,19 @@ class Zygote {
   };
 
   void BuildPolicy() {
-    policy_.layers = options_.layers;
-    policy_.sandbox_uid = options_.sandbox_uid;
-    policy_.sandbox_gid = options_.sandbox_uid;
-    jail::SetOuterIds(&policy_);
+    jail::Status s = jail::DefaultPolicy(options_.layers, options_.sandbox_uid, &policy_);
+    if (!s.ok()) throw std::runtime_error(s.message());
     // A host uid per sandbox needs root (to map an id that is not ours) and
     // a user namespace to map it in.
     use_uid_pool_ = policy_.outer_is_root && policy_.layers.namespaces && options_.host_uid_count > 0;
-    policy_.staging_dir = PickStagingDir();
-    policy_.environment = jail::SandboxEnvironment();
-    policy_.binds = jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
-    if (policy_.layers.seccomp) {
-      jail::Status s = jail::CompileSeccompFilter(&policy_.seccomp_filter);
-      if (!s.ok()) throw std::runtime_error(s.message());
-    }
   }
 
-  nlohmann::json Probe() {
-    nlohmann::json layers = nlohmann::json::array();
-    for (const jail::LayerReport& report : jail::ProbeLayers(&policy_)) {
-      layers.push_back({{"name", report.name}, {"active", report.active}, {"detail", report.detail}});
-      if (!report.active) {
-        if (report.name == "namespaces") policy_.layers.namespaces = false;
-        if (report.name == "filesystem") policy_.layers.filesystem = false;
-        if (report.name == "privileges") policy_.layers.drop_privileges = false;
-        if (report.name == "seccomp") policy_.layers.seccomp = false;
-      }
-    }
-    return layers;
+  // A layer this host refuses is off for every child from here on.
+  std::vector<jail::LayerReport> Probe() {
+    std::vector<jail::LayerReport> reports = jail::ProbeLayers(&policy_);
+    for (const jail::LayerReport& report : reports)
+      if (!report.active && jail::SwitchOf(report.layer)) policy_.layers.*jail::SwitchOf(report.layer) = false;
+    return reports;
   }
 
   int Loop() {
@@ -775,18 +751,23 @@ struct WireOptions {
   int32_t cgroup_version;
 };
 
+void PutU32(std::string* out, uint32_t value) { out->append(reinterpret_cast<const char*>(&value), sizeof value); }
+
+bool GetU32(const std::string& in, size_t* at, uint32_t* value) {
+  if (in.size() - *at < sizeof *value) return false;
+  std::memcpy(value, in.data() + *at, sizeof *value);
+  *at += sizeof *value;
+  return true;
+}
+
 void PutString(std::string* out, const std::string& s) {
-  uint32_t len = static_cast<uint32_t>(s.size());
-  out->append(reinterpret_cast<const char*>(&len), sizeof len);
+  PutU32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
 }
 
 bool GetString(const std::string& in, size_t* at, std::string* s) {
   uint32_t len;
-  if (in.size() - *at < sizeof len) return false;
-  std::memcpy(&len, in.data() + *at, sizeof len);
-  *at += sizeof len;
-  if (in.size() - *at < len) return false;
+  if (!GetU32(in, at, &len) || in.size() - *at < len) return false;
   s->assign(in, *at, len);
   *at += len;
   return true;
@@ -833,6 +814,38 @@ bool DecodeOptions(const std::string& text, ZygoteOptions* o) {
   size_t at = sizeof w;
   return GetString(text, &at, &o->cgroup_memory_base) && GetString(text, &at, &o->cgroup_pids_base) &&
          GetString(text, &at, &o->cgroup_cpuacct_base) && at == text.size();
+}
+
+// The wire form of ReadyReport: the number of layers; each layer as its
+// enum value, its active flag, its detail and its mechanism; the versions.
+std::string EncodeReady(const ReadyReport& r) {
+  std::string out;
+  PutU32(&out, static_cast<uint32_t>(r.layers.size()));
+  for (const jail::LayerReport& layer : r.layers) {
+    PutU32(&out, static_cast<uint32_t>(layer.layer));
+    PutU32(&out, layer.active ? 1 : 0);
+    PutString(&out, layer.detail);
+    PutString(&out, layer.mechanism);
+  }
+  PutString(&out, r.versions);
+  return out;
+}
+
+bool DecodeReady(const std::string& text, ReadyReport* r) {
+  constexpr uint32_t kLayers = std::size(jail::kLayerNames);
+  size_t at = 0;
+  uint32_t count;
+  if (!GetU32(text, &at, &count) || count > kLayers) return false;
+  r->layers.assign(count, {});
+  for (jail::LayerReport& layer : r->layers) {
+    uint32_t value, active;
+    if (!GetU32(text, &at, &value) || value >= kLayers || !GetU32(text, &at, &active) || active > 1 ||
+        !GetString(text, &at, &layer.detail) || !GetString(text, &at, &layer.mechanism))
+      return false;
+    layer.layer = static_cast<jail::Layer>(value);
+    layer.active = active == 1;
+  }
+  return GetString(text, &at, &r->versions) && at == text.size();
 }
 
 int ZygoteMain() {
