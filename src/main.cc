@@ -223,6 +223,7 @@ int Check(Config& config) {
   if (s.ok()) {
     reports = wj::jail::ProbeLayers(&policy);
   } else {
+    // Only the seccomp filter can fail to build; nothing is probed without it.
     reports.push_back({wj::jail::Layer::kSeccomp, false, s.message(), ""});
   }
   std::string note;
