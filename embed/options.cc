@@ -1,7 +1,8 @@
-// The kConfigure message's text (proto::Kind::kConfigure): ZygoteOptions on
-// the wire. Here rather than in zygote.cc so that the server side, the unit
+// The zygote's two typed messages on the wire: its options (kConfigure) and
+// its ready report (kReady). Here rather than in zygote.cc so that the server side, the unit
 // tests and the fuzzers link it without the interpreter.
 #include <cstring>
+#include <iterator>
 
 #include "embed/zygote.h"
 
@@ -19,18 +20,23 @@ struct WireOptions {
   int32_t cgroup_version;
 };
 
+void PutU32(std::string* out, uint32_t value) { out->append(reinterpret_cast<const char*>(&value), sizeof value); }
+
+bool GetU32(const std::string& in, size_t* at, uint32_t* value) {
+  if (in.size() - *at < sizeof *value) return false;
+  std::memcpy(value, in.data() + *at, sizeof *value);
+  *at += sizeof *value;
+  return true;
+}
+
 void PutString(std::string* out, const std::string& s) {
-  uint32_t len = static_cast<uint32_t>(s.size());
-  out->append(reinterpret_cast<const char*>(&len), sizeof len);
+  PutU32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
 }
 
 bool GetString(const std::string& in, size_t* at, std::string* s) {
   uint32_t len;
-  if (in.size() - *at < sizeof len) return false;
-  std::memcpy(&len, in.data() + *at, sizeof len);
-  *at += sizeof len;
-  if (in.size() - *at < len) return false;
+  if (!GetU32(in, at, &len) || in.size() - *at < len) return false;
   s->assign(in, *at, len);
   *at += len;
   return true;
@@ -77,6 +83,38 @@ bool DecodeOptions(const std::string& text, ZygoteOptions* o) {
   size_t at = sizeof w;
   return GetString(text, &at, &o->cgroup_memory_base) && GetString(text, &at, &o->cgroup_pids_base) &&
          GetString(text, &at, &o->cgroup_cpuacct_base) && at == text.size();
+}
+
+// The wire form of ReadyReport: the number of layers; each layer as its
+// enum value, its active flag, its detail and its mechanism; the versions.
+std::string EncodeReady(const ReadyReport& r) {
+  std::string out;
+  PutU32(&out, static_cast<uint32_t>(r.layers.size()));
+  for (const jail::LayerReport& layer : r.layers) {
+    PutU32(&out, static_cast<uint32_t>(layer.layer));
+    PutU32(&out, layer.active ? 1 : 0);
+    PutString(&out, layer.detail);
+    PutString(&out, layer.mechanism);
+  }
+  PutString(&out, r.versions);
+  return out;
+}
+
+bool DecodeReady(const std::string& text, ReadyReport* r) {
+  constexpr uint32_t kLayers = std::size(jail::kLayerNames);
+  size_t at = 0;
+  uint32_t count;
+  if (!GetU32(text, &at, &count) || count > kLayers) return false;
+  r->layers.assign(count, {});
+  for (jail::LayerReport& layer : r->layers) {
+    uint32_t value, active;
+    if (!GetU32(text, &at, &value) || value >= kLayers || !GetU32(text, &at, &active) || active > 1 ||
+        !GetString(text, &at, &layer.detail) || !GetString(text, &at, &layer.mechanism))
+      return false;
+    layer.layer = static_cast<jail::Layer>(value);
+    layer.active = active == 1;
+  }
+  return GetString(text, &at, &r->versions) && at == text.size();
 }
 
 }  // namespace wj::embed

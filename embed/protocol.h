@@ -7,7 +7,8 @@
 //                     kJob      fds: payload memfd, stdout, stderr, result
 //                               pipes (write ends); the zygote forwards it
 //                               to a ready spare child, which runs it
-//   zygote -> server  kReady    once, after warm-up; text: probe report JSON
+//   zygote -> server  kReady    once, after warm-up; text: the probe's
+//                               report (embed::EncodeReady)
 //                     kStarted  fds: a pidfd of the child
 //                     kExited   wait status and rusage of the child
 //                     kRejected the job could not be started; text: why

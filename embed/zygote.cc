@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <fstream>
 #include <algorithm>
+#include <iterator>
 #include <deque>
 #include <map>
 #include <memory>
@@ -32,13 +33,11 @@
 #include "embed/worker.h"
 #include "embed/protocol.h"
 #include "jail/cgroups.h"
-#include "jail/environment.h"
-#include "jail/init.h"
+#include "jail/default_policy.h"
 #include "jail/mounts.h"
 #include "jail/nest.h"
 #include "jail/namespaces.h"
 #include "jail/probe.h"
-#include "jail/seccomp.h"
 #include "jail/specialize.h"
 
 namespace wj::embed {
@@ -61,12 +60,6 @@ int CountThreads() {
     ::closedir(dir);
   }
   return count;
-}
-
-std::string PickStagingDir() {
-  for (const char* dir : {"/tmp", "/mnt", "/run", "/var/tmp"})
-    if (::access(dir, F_OK) == 0) return dir;
-  return "/tmp";
 }
 
 class Zygote {
@@ -102,10 +95,10 @@ class Zygote {
       if (!own.ok()) Log("user namespace of its own: " + own.message());
     }
 
-    nlohmann::json ready;
+    ReadyReport ready;
     try {
       BuildPolicy();
-      ready["layers"] = Probe();
+      ready.layers = Probe();
       // Before the interpreter: the jailer is a copy of this process.
       if (policy_.layers.namespaces && !StartJailer(policy_, options_.tmp_bytes, &jailer_pid_, &jailer_))
         throw std::runtime_error(std::string("could not start the jailer: ") + strerror(errno));
@@ -119,9 +112,9 @@ class Zygote {
           for (const std::string& dir : dirs) joined += dir + '\0';
           proto::Send(jailer_.get(), proto::Message{proto::Kind::kJailerDirs}, joined);
         }
-        ready["versions"] = interpreter_->Versions();
+        ready.versions = interpreter_->Versions();
       } else {
-        ready["versions"] = "python 3.11 (started per request)";
+        ready.versions = "python 3.11 (started per request)";
       }
     } catch (const std::exception& e) {
       Log(std::string("start-up failed: ") + e.what());
@@ -135,11 +128,8 @@ class Zygote {
       return 1;
     }
     footprint_ = VirtualMemoryBytes();
-    ready["mode"] = options_.mode == Mode::kZygote ? "zygote" : "cold";
-    ready["spares"] = options_.spares;
-    ready["binds"] = policy_.binds.size();
     proto::Message msg{proto::Kind::kReady};
-    if (!proto::Send(kControlFd, msg, ready.dump())) return 1;
+    if (!proto::Send(kControlFd, msg, EncodeReady(ready))) return 1;
     Replenish();
     int rc = Loop();
     EndChildren();
@@ -202,34 +192,19 @@ class Zygote {
   };
 
   void BuildPolicy() {
-    policy_.layers = options_.layers;
-    policy_.sandbox_uid = options_.sandbox_uid;
-    policy_.sandbox_gid = options_.sandbox_uid;
-    jail::SetOuterIds(&policy_);
+    Status s = jail::DefaultPolicy(options_.layers, options_.sandbox_uid, &policy_);
+    if (!s.ok()) throw std::runtime_error(s.message());
     // A host uid per sandbox needs root (to map an id that is not ours) and
     // a user namespace to map it in.
     use_uid_pool_ = policy_.outer_is_root && policy_.layers.namespaces && options_.host_uid_count > 0;
-    policy_.staging_dir = PickStagingDir();
-    policy_.environment = jail::SandboxEnvironment();
-    policy_.binds = jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
-    if (policy_.layers.seccomp) {
-      Status s = jail::CompileSeccompFilter(&policy_.seccomp_filter);
-      if (!s.ok()) throw std::runtime_error(s.message());
-    }
   }
 
-  nlohmann::json Probe() {
-    nlohmann::json layers = nlohmann::json::array();
-    for (const jail::LayerReport& report : jail::ProbeLayers(&policy_)) {
-      layers.push_back({{"name", report.name}, {"active", report.active}, {"detail", report.detail}});
-      if (!report.active) {
-        if (report.name == "namespaces") policy_.layers.namespaces = false;
-        if (report.name == "filesystem") policy_.layers.filesystem = false;
-        if (report.name == "privileges") policy_.layers.drop_privileges = false;
-        if (report.name == "seccomp") policy_.layers.seccomp = false;
-      }
-    }
-    return layers;
+  // A layer this host refuses is off for every child from here on.
+  std::vector<jail::LayerReport> Probe() {
+    std::vector<jail::LayerReport> reports = jail::ProbeLayers(&policy_);
+    for (const jail::LayerReport& report : reports)
+      if (!report.active && jail::SwitchOf(report.layer)) policy_.layers.*jail::SwitchOf(report.layer) = false;
+    return reports;
   }
 
   int Loop() {

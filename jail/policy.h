@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "jail/defaults.h"
+#include "jail/layers.h"
+
 namespace wj::jail {
 
 // One read-only bind mount of the host into the sandbox root.
@@ -18,19 +21,12 @@ struct BindMount {
   bool is_file = false;
 };
 
-struct Layers {
-  bool namespaces = true;    // user, mount, pid, net, ipc, uts, cgroup
-  bool filesystem = true;    // fresh read-only root, private /tmp, /dev, /proc
-  bool drop_privileges = true;
-  bool seccomp = true;
-};
-
 struct JailPolicy {
   Layers layers;
   // The uid/gid the script runs as inside its user namespace, and the host
   // ids they map to (SetOuterIds: never root).
-  uid_t sandbox_uid = 65534;
-  gid_t sandbox_gid = 65534;
+  uid_t sandbox_uid = defaults::kSandboxUid;
+  gid_t sandbox_gid = defaults::kSandboxUid;
   uid_t outer_uid = 0;
   gid_t outer_gid = 0;
   bool outer_is_root = false;
@@ -51,10 +47,10 @@ struct JailPolicy {
 // Per-request limits, applied by the child to itself.
 struct ChildLimits {
   uint64_t address_space_bytes = 0;  // RLIMIT_AS; 0 when a cgroup limits memory
-  uint32_t cpu_seconds = 30;         // RLIMIT_CPU soft limit (hard = soft + 1)
-  uint64_t file_size_bytes = 64ull << 20;
-  uint64_t tmp_bytes = 64ull << 20;
-  uint32_t max_procs = 32;
+  uint32_t cpu_seconds = defaults::kTimeoutSeconds;  // RLIMIT_CPU soft limit (hard = soft + 1)
+  uint64_t file_size_bytes = defaults::kTmpMb << 20;
+  uint64_t tmp_bytes = defaults::kTmpMb << 20;
+  uint32_t max_procs = defaults::kMaxProcs;
   uint32_t max_open_files = 64;  // also bounds the pipe and socket buffers RLIMIT_AS does not see
 };
 

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "jail/cgroups.h"
 #include "jail/specialize.h"
 #include "util/unique_fd.h"
 
@@ -59,29 +60,29 @@ std::string TryLayers(JailPolicy policy, const Layers& layers) {
 std::vector<LayerReport> ProbeLayers(JailPolicy* policy_in) {
   JailPolicy& policy = *policy_in;
   struct Step {
-    const char* name;
-    bool Layers::*flag;
+    Layer layer;
     const char* what;
   };
   const Step steps[] = {
-      {"namespaces", &Layers::namespaces, "user, mount, pid, net, ipc, uts, cgroup namespaces"},
-      {"filesystem", &Layers::filesystem, "read-only root, private tmpfs /tmp, minimal /dev, own /proc"},
-      {"privileges", &Layers::drop_privileges, "unprivileged uid/gid, no capabilities, no_new_privs"},
-      {"seccomp", &Layers::seccomp, "syscall allowlist"},
+      {Layer::kNamespaces, "user, mount, pid, net, ipc, uts, cgroup namespaces"},
+      {Layer::kFilesystem, "read-only root, private tmpfs /tmp, minimal /dev, own /proc"},
+      {Layer::kPrivileges, "unprivileged uid/gid, no capabilities, no_new_privs"},
+      {Layer::kSeccomp, "syscall allowlist"},
   };
   std::vector<LayerReport> reports;
   Layers trying{false, false, false, false};
   bool blocked = false;
   for (const Step& step : steps) {
-    LayerReport report{step.name, false, ""};
-    if (!(policy.layers.*step.flag)) {
+    LayerReport report{step.layer, false, "", ""};
+    const LayerSwitch flag = SwitchOf(step.layer);
+    if (!(policy.layers.*flag)) {
       report.detail = "disabled";
-    } else if (blocked && step.flag == &Layers::filesystem) {
+    } else if (blocked && step.layer == Layer::kFilesystem) {
       report.detail = "not tried: needs the mount namespace";
     } else {
-      trying.*step.flag = true;
+      trying.*flag = true;
       std::string error = TryLayers(policy, trying);
-      if (!error.empty() && step.flag == &Layers::filesystem && error.rfind("mount(proc", 0) == 0) {
+      if (!error.empty() && step.layer == Layer::kFilesystem && error.rfind("mount(proc", 0) == 0) {
         policy.mount_proc = false;
         if (TryLayers(policy, trying).empty()) {
           error.clear();
@@ -91,20 +92,26 @@ std::vector<LayerReport> ProbeLayers(JailPolicy* policy_in) {
       }
       if (error.empty()) {
         report.active = true;
-        report.detail = policy.mount_proc || step.flag != &Layers::filesystem
+        report.detail = policy.mount_proc || step.layer != Layer::kFilesystem
                             ? step.what
                             : "read-only root, private tmpfs /tmp, minimal /dev, NO /proc (the "
                                             "host masks parts of its /proc, so the kernel refuses a new one)";
       } else {
         report.detail = error;
-        trying.*step.flag = false;
+        trying.*flag = false;
         // Filesystem isolation needs the mount namespace.
-        if (step.flag == &Layers::namespaces) blocked = true;
+        if (step.layer == Layer::kNamespaces) blocked = true;
       }
     }
     reports.push_back(report);
   }
   return reports;
+}
+
+LayerReport MemoryAccountingReport(const CgroupManager* cgroups, const std::string& why_no_cgroup) {
+  if (cgroups) return {Layer::kMemoryAccounting, true, cgroups->Describe(), "cgroup"};
+  return {Layer::kMemoryAccounting, true,
+          "RLIMIT_AS above the zygote's footprint and RLIMIT_NPROC (" + why_no_cgroup + ")", "rlimit"};
 }
 
 }  // namespace wj::jail

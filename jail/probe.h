@@ -5,14 +5,20 @@
 #include <string>
 #include <vector>
 
+#include "jail/layers.h"
 #include "jail/policy.h"
 
 namespace wj::jail {
 
+class CgroupManager;
+
 struct LayerReport {
-  std::string name;    // "namespaces", "filesystem", "privileges", "seccomp"
+  Layer layer = Layer::kNamespaces;
   bool active = false;
-  std::string detail;  // what failed, or what the layer consists of
+  std::string detail;     // what failed, or what the layer consists of
+  std::string mechanism;  // memory accounting only: "cgroup" or "rlimit"
+
+  bool operator==(const LayerReport&) const = default;
 };
 
 // Tries policy's layers and returns one report per layer. A layer is only
@@ -20,5 +26,10 @@ struct LayerReport {
 // Where only the /proc mount fails (a masked host /proc), the filesystem
 // layer is kept without /proc and policy->mount_proc is turned off.
 std::vector<LayerReport> ProbeLayers(JailPolicy* policy);
+
+// How memory is limited: by `cgroups` where the host delegates them, else
+// (null) by RLIMIT_AS above the zygote's footprint and RLIMIT_NPROC, with
+// `why_no_cgroup` saying why. Always active: one of the two is in force.
+LayerReport MemoryAccountingReport(const CgroupManager* cgroups, const std::string& why_no_cgroup);
 
 }  // namespace wj::jail

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "jail/cgroups.h"
+
 namespace wj {
 
 std::optional<std::string> Config::Finalize() {
@@ -31,7 +33,8 @@ std::optional<std::string> Config::Finalize() {
   if (header_timeout_s == 0) return "--header-timeout must be greater than 0";
   if (header_timeout_s > request_read_timeout_s)
     return "--header-timeout must not exceed --request-read-timeout (the head is part of the request)";
-  if (mode != "zygote" && mode != "cold") return "--mode must be zygote or cold";
+  if (mode == embed::Mode::kCold) spares = 0;
+  else if (spares == 0) spares = workers;
   if (disable_isolation && !allow_degraded)
     return "--danger-disable-isolation runs scripts unconfined and needs --allow-degraded as well";
   if (!api_token_file.empty()) {
@@ -50,8 +53,7 @@ std::optional<std::string> Config::Finalize() {
       return "--sandbox-uid-range must be START:COUNT";
     // Each of two zygotes (the current one and one being recycled) keeps its
     // spares, its running sandboxes and one starting for each waiting job.
-    unsigned live_spares = mode == "cold" ? 0 : (spares ? spares : workers);
-    unsigned long long needed = 2ull * (live_spares + 2ull * workers);
+    unsigned long long needed = 2ull * (spares + 2ull * workers);
     if (count != 0 && (first == 0 || first + count - 1 > 4294967294ull))
       return "--sandbox-uid-range must lie within 1 to 4294967294 (never root)";
     if (count != 0 && count < needed)
@@ -61,6 +63,27 @@ std::optional<std::string> Config::Finalize() {
     sandbox_uid_count = static_cast<uint32_t>(count);
   }
   return std::nullopt;
+}
+
+embed::ZygoteOptions ZygoteOptionsFor(const Config& c, const jail::CgroupManager* cgroups) {
+  embed::ZygoteOptions o;
+  o.mode = c.mode;
+  if (c.disable_isolation) o.layers = jail::Layers{false, false, false, false};
+  o.sandbox_uid = c.sandbox_uid;
+  o.spares = c.spares;
+  o.memory_bytes = c.limits.memory_mb << 20;
+  o.cpu_seconds = static_cast<uint32_t>(std::ceil(c.limits.cpu_time_s));
+  o.tmp_bytes = c.limits.tmp_mb << 20;
+  o.max_procs = c.limits.max_procs;
+  o.host_uid_first = c.sandbox_uid_first;
+  o.host_uid_count = c.sandbox_uid_count;
+  if (cgroups) {
+    o.cgroup_version = cgroups->version();
+    o.cgroup_memory_base = cgroups->memory_base();
+    o.cgroup_pids_base = cgroups->pids_base();
+    o.cgroup_cpuacct_base = cgroups->cpuacct_base();
+  }
+  return o;
 }
 
 EffectiveLimits Clamp(const Limits& max, std::optional<double> timeout_s, std::optional<uint64_t> memory_mb) {

@@ -5,16 +5,24 @@
 #include <optional>
 #include <string>
 
+#include "embed/zygote.h"
+#include "jail/defaults.h"
+
 namespace wj {
 
+namespace jail {
+class CgroupManager;
+}
+
+// The defaults are jail/defaults.h's, shared with the zygote and the jail.
 struct Limits {
-  double timeout_s = 30;
+  double timeout_s = jail::defaults::kTimeoutSeconds;
   double cpu_time_s = 0;  // 0: the same as timeout_s
-  uint64_t memory_mb = 512;
-  uint32_t max_procs = 32;
-  uint64_t tmp_mb = 64;
-  uint64_t max_output_bytes = 1 << 20;
-  uint64_t max_result_bytes = 16 << 20;
+  uint64_t memory_mb = jail::defaults::kMemoryMb;
+  uint32_t max_procs = jail::defaults::kMaxProcs;
+  uint64_t tmp_mb = jail::defaults::kTmpMb;
+  uint64_t max_output_bytes = jail::defaults::kMaxOutputBytes;
+  uint64_t max_result_bytes = jail::defaults::kMaxResultBytes;
 };
 
 struct Config {
@@ -26,7 +34,9 @@ struct Config {
   unsigned max_connections_per_client = 0;  // of those, from one address (0: half of max_connections)
   unsigned header_timeout_s = 5;        // a request's head (line and headers) must have arrived by then
   unsigned request_read_timeout_s = 15; // a request must have arrived whole by then
-  unsigned spares = 0;   // 0: as many as workers
+  // Sandboxes kept warm. Finalize resolves it once: 0 becomes as many as
+  // workers, and cold mode keeps none.
+  unsigned spares = 0;
   uint64_t recycle_requests = 10000;  // a fresh zygote after this many requests (0: never)
   uint64_t recycle_seconds = 3600;    // ... or after this long (0: never)
   uint64_t max_body_bytes = 1 << 20;
@@ -34,9 +44,9 @@ struct Config {
   std::string api_token_file;  // read by Finalize when set
   bool allow_degraded = false;
   bool disable_isolation = false;  // --danger-disable-isolation: benchmarks only
-  std::string mode = "zygote";  // or "cold"
+  embed::Mode mode = embed::Mode::kZygote;
   std::string log_format = "json";
-  uint32_t sandbox_uid = 65534;
+  uint32_t sandbox_uid = jail::defaults::kSandboxUid;
   // Host uids for the sandboxes when running as root, one per live sandbox,
   // so per-user kernel quotas (pipe buffers, inotify, keys) are not shared:
   // "START:COUNT", from the range systemd leaves unused (1879048192 to
@@ -46,10 +56,15 @@ struct Config {
   uint32_t sandbox_uid_count = 0;
   Limits limits;
 
-  // Fills in derived defaults (workers = CPUs) and checks ranges; returns an
-  // error message, or nothing when the configuration is usable.
+  // Fills in derived defaults (workers = CPUs, spares) and checks ranges;
+  // returns an error message, or nothing when the configuration is usable.
   std::optional<std::string> Finalize();
 };
+
+// The zygote's whole configuration, from a finalized Config: the one place
+// the server's settings become the zygote's. `cgroups`: the hierarchy the
+// server set up, or null for none.
+embed::ZygoteOptions ZygoteOptionsFor(const Config& config, const jail::CgroupManager* cgroups);
 
 // What one request may use: the server's maxima, lowered by the request.
 struct EffectiveLimits {

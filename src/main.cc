@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,11 +14,8 @@
 
 #include "embed/zygote.h"
 #include "jail/cgroups.h"
-#include "jail/environment.h"
-#include "jail/mounts.h"
-#include "jail/namespaces.h"
+#include "jail/default_policy.h"
 #include "jail/probe.h"
-#include "jail/seccomp.h"
 #include "src/http_server.h"
 #include "src/log.h"
 #include "src/outcome.h"
@@ -45,8 +41,15 @@ void AddLimitOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_MAX_OUTPUT_BYTES")->capture_default_str();
   app->add_option("--max-result-bytes", c.limits.max_result_bytes, "Cap on the result's JSON, bytes")
       ->envname("WARMJAIL_MAX_RESULT_BYTES")->capture_default_str();
-  app->add_option("--mode", c.mode, "zygote (warm, forked) or cold (a fresh interpreter per request)")
-      ->envname("WARMJAIL_MODE")->capture_default_str();
+  app->add_option_function<std::string>(
+         "--mode",
+         [&c](const std::string& name) {
+           std::optional<wj::embed::Mode> mode = wj::embed::ModeFromName(name);
+           if (!mode) throw CLI::ValidationError("--mode", "must be zygote or cold");
+           c.mode = *mode;
+         },
+         "zygote (warm, forked) or cold (a fresh interpreter per request)")
+      ->envname("WARMJAIL_MODE")->default_str(wj::embed::ModeName(c.mode));
   app->add_flag("--allow-degraded", c.allow_degraded,
                 "Start even when an isolation layer is unavailable (for hosts that sandbox the container)")
       ->envname("WARMJAIL_ALLOW_DEGRADED");
@@ -98,29 +101,6 @@ void AddServeOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_API_TOKEN_FILE");
 }
 
-// The zygote's whole configuration, from the server's: it travels as the
-// first message on the control socket, never on the command line.
-wj::embed::ZygoteOptions ZygoteOptionsFor(const Config& c, const wj::jail::CgroupManager* cgroups, unsigned spares) {
-  wj::embed::ZygoteOptions o;
-  o.mode = c.mode == "cold" ? wj::embed::Mode::kCold : wj::embed::Mode::kZygote;
-  if (c.disable_isolation) o.layers = wj::jail::Layers{false, false, false, false};
-  o.sandbox_uid = c.sandbox_uid;
-  o.spares = o.mode == wj::embed::Mode::kCold ? 0 : spares;
-  o.memory_bytes = c.limits.memory_mb << 20;
-  o.cpu_seconds = static_cast<uint32_t>(std::ceil(c.limits.cpu_time_s));
-  o.tmp_bytes = c.limits.tmp_mb << 20;
-  o.max_procs = c.limits.max_procs;
-  o.host_uid_first = c.sandbox_uid_first;
-  o.host_uid_count = c.sandbox_uid_count;
-  if (cgroups) {
-    o.cgroup_version = cgroups->version();
-    o.cgroup_memory_base = cgroups->memory_base();
-    o.cgroup_pids_base = cgroups->pids_base();
-    o.cgroup_cpuacct_base = cgroups->cpuacct_base();
-  }
-  return o;
-}
-
 // Everything serve and run share: cgroups (before any thread), the zygote,
 // the layer check. Exits the process on failure.
 struct Runtime {
@@ -128,7 +108,7 @@ struct Runtime {
   std::unique_ptr<wj::Service> service;
 };
 
-int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
+int StartRuntime(Config& config, Runtime* rt) {
   std::string cgroup_note;
   std::unique_ptr<wj::jail::CgroupManager> cgroups;
   if (config.disable_isolation) cgroup_note = "disabled by --danger-disable-isolation";
@@ -136,7 +116,7 @@ int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
   // A CPU-time counter per sandbox where the hierarchy has one; without, the
   // zygote sums each sandbox's processes itself.
   if (cgroups) (void)cgroups->EnableCpuAccounting();
-  rt->zygote = std::make_unique<wj::ZygoteClient>(ZygoteOptionsFor(config, cgroups.get(), spares),
+  rt->zygote = std::make_unique<wj::ZygoteClient>(wj::ZygoteOptionsFor(config, cgroups.get()),
                                                   wj::RecyclePolicy{config.recycle_requests, config.recycle_seconds});
   std::string error;
   if (!rt->zygote->Start(&error)) {
@@ -144,12 +124,16 @@ int StartRuntime(Config& config, unsigned spares, Runtime* rt) {
     return 1;
   }
   rt->service = std::make_unique<wj::Service>(config, rt->zygote.get(), std::move(cgroups), cgroup_note);
-  nlohmann::json layers = rt->service->Layers();
-  std::vector<std::string> missing = rt->service->MissingLayers();
-  wj::LogEvent("isolation", {{"layers", layers}, {"runtime", rt->zygote->Report().value("versions", "")}});
+  std::vector<wj::jail::LayerReport> layers = rt->service->Layers();
+  wj::LogEvent("isolation", {{"layers", wj::LayersJson(layers, true)}, {"runtime", rt->zygote->Report().versions}});
+  std::vector<std::string> missing;
+  std::string names;
+  for (const wj::jail::LayerReport& layer : layers) {
+    if (layer.active) continue;
+    missing.push_back(wj::jail::LayerName(layer.layer));
+    names += (names.empty() ? "" : ", ") + missing.back() + " (" + layer.detail + ")";
+  }
   if (!missing.empty()) {
-    std::string names;
-    for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m + " (" + layers[m]["detail"].get<std::string>() + ")";
     if (!config.allow_degraded) {
       wj::LogEvent("fatal", {{"error", "isolation layers unavailable: " + names +
                                            ". Fix the host, or start with --allow-degraded where the platform "
@@ -172,7 +156,7 @@ int Serve(Config& config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Runtime rt;
-  if (int rc = StartRuntime(config, config.spares ? config.spares : config.workers, &rt)) return rc;
+  if (int rc = StartRuntime(config, &rt)) return rc;
   wj::LogEvent("limits", {{"timeout_s", config.limits.timeout_s}, {"cpu_time_s", config.limits.cpu_time_s},
                           {"memory_mb", config.limits.memory_mb}, {"max_procs", config.limits.max_procs},
                           {"tmp_mb", config.limits.tmp_mb}, {"workers", config.workers}, {"queue", config.queue},
@@ -181,7 +165,7 @@ int Serve(Config& config) {
                           {"max_connections_per_client", config.max_connections_per_client},
                           {"header_timeout_s", config.header_timeout_s},
                           {"request_read_timeout_s", config.request_read_timeout_s},
-                          {"mode", config.mode}});
+                          {"mode", wj::embed::ModeName(config.mode)}});
   rt.zygote->StartSupervisor();
   wj::HttpServer http(rt.service.get(), config);
   std::thread signal_thread([&] {
@@ -220,8 +204,10 @@ int RunOnce(Config& config, const std::string& file, const std::optional<std::st
     body["input"] = parsed;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  // One request: its child is made when it arrives, no spare kept waiting.
+  config.spares = 0;
   Runtime rt;
-  if (StartRuntime(config, 0, &rt) != 0) return 2;
+  if (StartRuntime(config, &rt) != 0) return 2;
   wj::HttpRequest request{"POST", "/execute", wj::DumpBody(body), {}, "run"};
   wj::HttpResponse response = rt.service->Execute(request);
   std::cout << response.body << std::endl;
@@ -232,26 +218,21 @@ int RunOnce(Config& config, const std::string& file, const std::optional<std::st
 
 int Check(Config& config) {
   wj::jail::JailPolicy policy;
-  policy.sandbox_uid = policy.sandbox_gid = config.sandbox_uid;
-  wj::jail::SetOuterIds(&policy);
-  policy.environment = wj::jail::SandboxEnvironment();
-  policy.binds = wj::jail::ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
-  wj::Status s = wj::jail::CompileSeccompFilter(&policy.seccomp_filter);
+  wj::Status s = wj::jail::DefaultPolicy(wj::jail::Layers{}, config.sandbox_uid, &policy);
   std::vector<wj::jail::LayerReport> reports;
   if (s.ok()) {
     reports = wj::jail::ProbeLayers(&policy);
   } else {
-    reports.push_back({"seccomp", false, s.message()});
+    // Only the seccomp filter can fail to build; nothing is probed without it.
+    reports.push_back({wj::jail::Layer::kSeccomp, false, s.message(), ""});
   }
   std::string note;
   auto cgroups = wj::jail::CgroupManager::Create(&note);
-  reports.push_back({"memory", true,
-                     cgroups ? cgroups->Describe()
-                             : "RLIMIT_AS and RLIMIT_NPROC (no delegated cgroup: " + note + ")"});
+  reports.push_back(wj::jail::MemoryAccountingReport(cgroups.get(), note));
   bool all = true;
-  std::printf("%-12s %-8s %s\n", "layer", "status", "detail");
+  std::printf("%-18s %-8s %s\n", "layer", "status", "detail");
   for (const auto& r : reports) {
-    std::printf("%-12s %-8s %s\n", r.name.c_str(), r.active ? "active" : "MISSING", r.detail.c_str());
+    std::printf("%-18s %-8s %s\n", wj::jail::LayerName(r.layer), r.active ? "active" : "MISSING", r.detail.c_str());
     all = all && r.active;
   }
   std::printf("running as uid %d; scripts run as uid %u in their user namespace\n", ::geteuid(), config.sandbox_uid);

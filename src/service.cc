@@ -84,44 +84,39 @@ HttpResponse Service::Execute(const HttpRequest& request) {
   return response;
 }
 
-nlohmann::json Service::Layers() const {
-  nlohmann::json layers = nlohmann::json::object();
-  nlohmann::json report = zygote_->Report();
-  if (report.is_object() && report.contains("layers"))
-    for (const auto& layer : report["layers"])
-      layers[layer.value("name", "?")] = {{"active", layer.value("active", false)}, {"detail", layer.value("detail", "")}};
+std::vector<jail::LayerReport> Service::Layers() const {
+  std::vector<jail::LayerReport> layers = zygote_->Report().layers;
   // Memory is always limited: by a cgroup where the host delegates one, else
   // by RLIMIT_AS above the zygote's footprint (docs/API.md, Limits).
-  if (cgroups_) {
-    layers["memory_accounting"] = {{"active", true}, {"mechanism", "cgroup"},
-                                   {"detail", cgroups_->Describe()}};
-  } else {
-    layers["memory_accounting"] = {{"active", true}, {"mechanism", "rlimit"},
-                                   {"detail", "RLIMIT_AS above the zygote's footprint and RLIMIT_NPROC (" +
-                                                  cgroup_note_ + ")"}};
-  }
+  layers.push_back(jail::MemoryAccountingReport(cgroups_.get(), cgroup_note_));
   return layers;
 }
 
-std::vector<std::string> Service::MissingLayers() const {
-  std::vector<std::string> missing;
-  nlohmann::json layers = Layers();
-  for (const auto& [name, layer] : layers.items())
-    if (!layer.value("active", false)) missing.push_back(name);
-  return missing;
+nlohmann::json LayersJson(const std::vector<jail::LayerReport>& layers, bool details) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const jail::LayerReport& layer : layers) {
+    nlohmann::json& entry = out[jail::LayerName(layer.layer)];
+    entry["active"] = layer.active;
+    if (!details) continue;
+    entry["detail"] = layer.detail;
+    if (!layer.mechanism.empty()) entry["mechanism"] = layer.mechanism;
+  }
+  return out;
+}
+
+bool AnyMissing(const std::vector<jail::LayerReport>& layers) {
+  return std::any_of(layers.begin(), layers.end(), [](const jail::LayerReport& l) { return !l.active; });
 }
 
 HttpResponse Service::Health(bool full) const {
   bool ready = zygote_->Ready();
   HttpResponse out;
   out.status = ready ? 200 : 503;
+  std::vector<jail::LayerReport> layers = Layers();
   if (!full) {
-    nlohmann::json all = Layers();
-    nlohmann::json layers = nlohmann::json::object();
-    for (const auto& [name, layer] : all.items()) layers[name] = {{"active", layer.value("active", false)}};
     nlohmann::json body = {{"status", ready ? "healthy" : "unhealthy"},
-                           {"isolation", layers},
-                           {"degraded", !MissingLayers().empty()}};
+                           {"isolation", LayersJson(layers, false)},
+                           {"degraded", AnyMissing(layers)}};
     if (!ready) body["reason"] = kNotReadyReason;
     out.body = DumpBody(body);
     return out;
@@ -134,19 +129,18 @@ HttpResponse Service::Health(bool full) const {
       {"workers", config_.workers},                  {"queue", config_.queue}};
   nlohmann::json body = {
       {"status", ready ? "healthy" : "unhealthy"},
-      {"mode", config_.mode},
-      {"isolation", Layers()},
-      {"degraded", !MissingLayers().empty()},
+      {"mode", embed::ModeName(config_.mode)},
+      {"isolation", LayersJson(layers, true)},
+      {"degraded", AnyMissing(layers)},
       {"limits", limits},
       {"sandboxes_running", admission_.Running()},
       {"queue_depth", admission_.Waiting()},
-      {"spares", config_.mode == "cold" ? 0u : (config_.spares ? config_.spares : config_.workers)},
+      {"spares", config_.spares},
       {"zygote_restarts", zygote_->Restarts()},
       {"zygote_recycles", zygote_->Recycles()},
       {"version", WARMJAIL_VERSION},
   };
-  nlohmann::json report = zygote_->Report();
-  if (report.is_object() && report.contains("versions")) body["runtime"] = report["versions"];
+  body["runtime"] = zygote_->Report().versions;
   if (!ready) body["reason"] = kNotReadyReason;
   out.body = DumpBody(body);
   return out;

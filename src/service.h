@@ -3,10 +3,12 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "jail/cgroups.h"
+#include "jail/probe.h"
 #include "src/admission.h"
 #include "src/config.h"
 #include "src/contract.h"
@@ -34,6 +36,12 @@ struct HttpResponse {
 };
 
 HttpResponse FromJson(const JsonResponse& json);
+
+// Layers as /health and the start-up log show them, keyed by their names
+// (jail/layers.h). `details`: with what each consists of or why it failed,
+// which names things of the host.
+nlohmann::json LayersJson(const std::vector<jail::LayerReport>& layers, bool details);
+bool AnyMissing(const std::vector<jail::LayerReport>& layers);
 HttpResponse JsonError(int status, const std::string& type, const std::string& message);
 
 class Service {
@@ -51,10 +59,9 @@ class Service {
   // When an API token is configured: 401 unless the request carries it.
   std::optional<HttpResponse> Authorize(const HttpRequest& request) const;
 
-  // Isolation layers as the zygote's probe found them, plus cgroups.
-  nlohmann::json Layers() const;
-  // Names of requested layers that are not active.
-  std::vector<std::string> MissingLayers() const;
+  // The isolation layers as the zygote's probe found them, then how memory
+  // is limited.
+  std::vector<jail::LayerReport> Layers() const;
 
  private:
   const Config& config_;

@@ -132,22 +132,24 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
   std::string text;
   std::vector<UniqueFd> fds;
   proto::RecvResult r = rc > 0 ? proto::Receive(ours.get(), &msg, &text, &fds) : proto::RecvResult::kError;
-  if (r != proto::RecvResult::kOk || msg.kind != proto::Kind::kReady) {
+  embed::ReadyReport report;
+  if (r != proto::RecvResult::kOk || msg.kind != proto::Kind::kReady || !embed::DecodeReady(text, &report)) {
     ::kill(pid, SIGKILL);
     int status;
     ::waitpid(pid, &status, 0);
-    *error = rc == 0 ? "the zygote did not become ready within 120 s" : "the zygote exited during start-up";
+    *error = rc == 0                          ? "the zygote did not become ready within 120 s"
+             : r == proto::RecvResult::kOk ? "the zygote's ready report is malformed"
+                                           : "the zygote exited during start-up";
     return nullptr;
   }
   auto instance = std::make_shared<Instance>();
   instance->pid = pid;
   instance->sock = std::move(ours);
   instance->started = std::chrono::steady_clock::now();
-  instance->report = nlohmann::json::parse(text, nullptr, false);
   instance->uid_half = uid_half;
-  if (instance->report.is_object() && instance->report.contains("layers"))
-    for (const auto& layer : instance->report["layers"])
-      if (layer.value("name", "") == "namespaces") instance->pid_namespace = layer.value("active", false);
+  for (const jail::LayerReport& layer : report.layers)
+    if (layer.layer == jail::Layer::kNamespaces) instance->pid_namespace = layer.active;
+  instance->report = std::move(report);
   return instance;
 }
 
@@ -372,7 +374,7 @@ void ZygoteClient::ReaderLoop(Instance* instance) {
     });
 }
 
-nlohmann::json ZygoteClient::Report() const {
+embed::ReadyReport ZygoteClient::Report() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_report_;
 }

@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,7 +91,7 @@ class ZygoteClient {
   std::shared_ptr<Job> Submit(proto::Message job, const std::vector<int>& fds, std::string* why);
 
   bool Ready() const { return ready_.load(); }
-  nlohmann::json Report() const;  // the latest zygote's Ready report
+  embed::ReadyReport Report() const;  // the latest zygote's Ready report
   uint64_t Restarts() const { return restarts_.load(); }
   uint64_t Recycles() const { return recycles_.load(); }
 
@@ -107,7 +106,7 @@ class ZygoteClient {
     size_t in_flight = 0;
     bool retiring = false;
     bool finished = false;  // the reader has seen the zygote go
-    nlohmann::json report;
+    embed::ReadyReport report;
     bool pid_namespace = false;
     int uid_half = 0;  // which half of the host uid range it leases from
   };
@@ -133,7 +132,7 @@ class ZygoteClient {
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable changed_;
   std::shared_ptr<Instance> current_;
-  nlohmann::json last_report_;  // kept while a dead zygote is being replaced
+  embed::ReadyReport last_report_;  // kept while a dead zygote is being replaced
   std::vector<std::shared_ptr<Instance>> instances_;  // current and retiring ones
   int last_uid_half_ = 1;  // the first zygote takes half 0
   std::map<uint64_t, Pending> jobs_;

@@ -6,6 +6,7 @@ token configured) it is the full report."""
 
 import json
 import os
+import subprocess
 import sys
 import unittest
 
@@ -64,6 +65,18 @@ class WithoutToken(harness.ServerTestCase):
         for key in ("status", "mode", "isolation", "limits", "version"):
             self.assertIn(key, data)
         self.assertIn("detail", data["isolation"]["memory_accounting"])
+
+    @unittest.skipIf(harness.CONTAINER, "`warmjail check` runs in the container, not here")
+    def test_check_names_the_layers_as_health_does(self):
+        """`warmjail check` prints one row per layer, under /health's names."""
+        status, _, data = self.server.get("/health")
+        self.assertEqual(status, 200, data)
+        proc = subprocess.run([harness.BIN, "check"] + harness.test_args(), capture_output=True, text=True,
+                              timeout=120)
+        lines = proc.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["layer", "status", "detail"], proc.stdout + proc.stderr)
+        rows = [line.split()[0] for line in lines[1:] if not line.startswith(("running as", "each ", "every "))]
+        self.assertEqual(sorted(rows), sorted(data["isolation"]), proc.stdout)
 
 
 if __name__ == "__main__":

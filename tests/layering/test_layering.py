@@ -32,27 +32,23 @@ ALLOWED = {
     ("embed", "util"): ALL,
     ("src", "util"): ALL,
     # The zygote drives the jail: the recipe and what the recipe needs from
-    # outside (policy, cgroups, the init, the probe, the pieces of the policy
+    # outside (policy, cgroups, nests, the probe, the pieces of the policy
     # it builds). The steps only Specialize calls are not here.
     ("embed", "jail"): {
-        "jail/cgroups.h", "jail/environment.h", "jail/init.h", "jail/mounts.h", "jail/namespaces.h",
-        "jail/policy.h", "jail/probe.h", "jail/seccomp.h", "jail/specialize.h", "jail/nest.h",
+        "jail/cgroups.h", "jail/default_policy.h", "jail/defaults.h", "jail/environment.h", "jail/layers.h",
+        "jail/mounts.h", "jail/namespaces.h", "jail/nest.h", "jail/policy.h", "jail/probe.h", "jail/seccomp.h", "jail/specialize.h",
     },
     # The server: the zygote's options and wire, nothing of the interpreter.
     ("src", "embed"): {"embed/protocol.h", "embed/zygote.h"},
     # The server's own use of the jail: the cgroup base it creates, the
-    # sandbox environment it sends, the probe /health and check report.
-    ("src", "jail"): {"jail/cgroups.h", "jail/environment.h", "jail/policy.h", "jail/probe.h"},
+    # sandbox environment it sends, the probe /health and check report, the
+    # default policy check probes with, the defaults and layer names.
+    ("src", "jail"): {"jail/cgroups.h", "jail/default_policy.h", "jail/defaults.h", "jail/environment.h",
+                      "jail/layers.h", "jail/policy.h", "jail/probe.h"},
 }
 
 # Single files allowed one more header, each with its reason. Keep short.
-EXCEPTIONS = {
-    # `warmjail check` assembles its own policy to probe; these go once the
-    # jail has the one default-policy builder the zygote uses too.
-    ("src/main.cc", "jail/mounts.h"),
-    ("src/main.cc", "jail/namespaces.h"),
-    ("src/main.cc", "jail/seccomp.h"),
-}
+EXCEPTIONS = set()
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 SOURCE_EXT = (".h", ".cc")
@@ -132,7 +128,6 @@ class CheckerTest(unittest.TestCase):
             ("embed/zygote.cc", "jail/specialize.h"),
             ("jail/cgroups.h", "util/status.h"),
             ("jail/specialize.cc", "jail/fds.h"),  # its own folder
-            ("src/main.cc", "jail/seccomp.h"),     # a listed exception
         ]:
             with self.subTest(rel=rel, header=header):
                 self.assertEqual(self.check(rel, header), [])
@@ -140,7 +135,7 @@ class CheckerTest(unittest.TestCase):
     def test_a_lower_layers_internals_are_refused(self):
         for rel, header in [
             ("src/sandbox.cc", "jail/fds.h"),
-            ("src/service.cc", "jail/seccomp.h"),   # the exception is main.cc's alone
+            ("src/main.cc", "jail/seccomp.h"),
             ("src/sandbox.cc", "embed/interpreter.h"),
             ("embed/zygote.cc", "jail/rlimits.h"),
         ]:

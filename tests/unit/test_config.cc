@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "jail/policy.h"
 #include "src/config.h"
 
 using namespace wj;
@@ -40,9 +41,6 @@ TEST_CASE("invalid configuration is refused with the flag's name") {
   Config c;
   c.limits.timeout_s = 0;
   CHECK(c.Finalize().value().find("--timeout") != std::string::npos);
-  Config m;
-  m.mode = "lukewarm";
-  CHECK(m.Finalize().value().find("--mode") != std::string::npos);
   Config p;
   p.port = 70000;
   CHECK(p.Finalize().value().find("--port") != std::string::npos);
@@ -113,4 +111,65 @@ TEST_CASE("the sandbox uid range: parsed, never root, large enough for every liv
   small.spares = 4;
   small.sandbox_uid_range = "100000:10";  // 2 * (4 + 2 * 4) = 24 needed
   CHECK(small.Finalize().value().find("needs at least 24") != std::string::npos);
+}
+
+TEST_CASE("the modes have one table of names") {
+  CHECK(embed::ModeFromName("zygote") == embed::Mode::kZygote);
+  CHECK(embed::ModeFromName("cold") == embed::Mode::kCold);
+  CHECK_FALSE(embed::ModeFromName("lukewarm").has_value());
+  CHECK_FALSE(embed::ModeFromName("").has_value());
+  for (const embed::NamedMode& entry : embed::kModeNames) CHECK(embed::ModeFromName(embed::ModeName(entry.mode)) == entry.mode);
+}
+
+TEST_CASE("spares are resolved once, by Finalize") {
+  Config c;
+  c.workers = 3;
+  REQUIRE_FALSE(c.Finalize().has_value());
+  CHECK(c.spares == 3);
+  Config set;
+  set.workers = 3;
+  set.spares = 5;
+  REQUIRE_FALSE(set.Finalize().has_value());
+  CHECK(set.spares == 5);
+  Config cold;
+  cold.workers = 3;
+  cold.spares = 5;
+  cold.mode = embed::Mode::kCold;
+  REQUIRE_FALSE(cold.Finalize().has_value());
+  CHECK(cold.spares == 0);
+  CHECK(ZygoteOptionsFor(cold, nullptr).spares == 0);
+  CHECK(ZygoteOptionsFor(cold, nullptr).mode == embed::Mode::kCold);
+}
+
+TEST_CASE("the server, the zygote and the jail start from the same defaults") {
+  Config c;
+  REQUIRE_FALSE(c.Finalize().has_value());
+  embed::ZygoteOptions from_config = ZygoteOptionsFor(c, nullptr);
+  embed::ZygoteOptions plain;
+  CHECK(from_config.sandbox_uid == plain.sandbox_uid);
+  CHECK(from_config.memory_bytes == plain.memory_bytes);
+  CHECK(from_config.cpu_seconds == plain.cpu_seconds);
+  CHECK(from_config.tmp_bytes == plain.tmp_bytes);
+  CHECK(from_config.max_procs == plain.max_procs);
+  CHECK(from_config.spares == c.workers);
+  CHECK(from_config.cgroup_version == 0);
+  jail::JailPolicy policy;
+  CHECK(policy.sandbox_uid == c.sandbox_uid);
+  CHECK(policy.sandbox_gid == c.sandbox_uid);
+  jail::ChildLimits limits;
+  CHECK(limits.cpu_seconds == from_config.cpu_seconds);
+  CHECK(limits.tmp_bytes == from_config.tmp_bytes);
+  CHECK(limits.file_size_bytes == from_config.tmp_bytes);
+  CHECK(limits.max_procs == from_config.max_procs);
+  CHECK(c.sandbox_uid == 65534);  // "nobody", as docs/SECURITY.md says
+}
+
+TEST_CASE("switching isolation off reaches the zygote as every jail layer off") {
+  Config c;
+  c.disable_isolation = true;
+  c.allow_degraded = true;
+  REQUIRE_FALSE(c.Finalize().has_value());
+  jail::Layers layers = ZygoteOptionsFor(c, nullptr).layers;
+  for (const jail::NamedLayer& entry : jail::kLayerNames)
+    if (jail::LayerSwitch flag = jail::SwitchOf(entry.layer)) CHECK_FALSE(layers.*flag);
 }
