@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "embed/floor.h"
 #include "embed/zygote.h"
 #include "jail/cgroups.h"
 #include "jail/environment.h"
@@ -288,6 +289,10 @@ int main(int argc, char** argv) {
   // Internal: the zygote, exec'd by the server with its control socket on
   // fd 3 and no arguments; its configuration arrives on that socket.
   CLI::App* zygote = app.add_subcommand("__zygote", "")->group("");
+  // Internal: the cost floor scripts/bench measures (embed/floor.h).
+  CLI::App* fork_floor = app.add_subcommand("__fork-floor", "")->group("");
+  unsigned floor_count = 1000;
+  fork_floor->add_option("--count", floor_count, "Forks to measure");
 
   // No subcommand: serve, with serve's options accepted at the top level.
   AddServeOptions(&app, config);
@@ -315,6 +320,7 @@ int main(int argc, char** argv) {
   }
 
   if (zygote->parsed()) return wj::embed::ZygoteMain();
+  if (fork_floor->parsed()) return wj::embed::ForkFloorMain(floor_count);
   if (auto error = config.Finalize()) {
     std::cerr << "warmjail: " << *error << "\n";
     return 2;
