@@ -1,5 +1,6 @@
 // warmjail: run untrusted Python over HTTP in a sandbox forked from a warm
-// zygote. Subcommands: serve (default), run, check; __zygote is internal.
+// zygote. Subcommands: serve (default), run, check; __zygote and __fork-floor
+// (the bench's cost floor, embed/floor.h) are internal.
 #include <signal.h>
 #include <unistd.h>
 
