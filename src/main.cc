@@ -1,5 +1,6 @@
 // warmjail: run untrusted Python over HTTP in a sandbox forked from a warm
-// zygote. Subcommands: serve (default), run, check; __zygote is internal.
+// zygote. Subcommands: serve (default), run, check; __zygote and __fork-floor
+// (the bench's cost floor, embed/floor.h) are internal.
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "embed/floor.h"
 #include "embed/zygote.h"
 #include "jail/cgroups.h"
 #include "jail/default_policy.h"
@@ -269,6 +271,10 @@ int main(int argc, char** argv) {
   // Internal: the zygote, exec'd by the server with its control socket on
   // fd 3 and no arguments; its configuration arrives on that socket.
   CLI::App* zygote = app.add_subcommand("__zygote", "")->group("");
+  // Internal: the cost floor scripts/bench measures (embed/floor.h).
+  CLI::App* fork_floor = app.add_subcommand("__fork-floor", "")->group("");
+  unsigned floor_count = 1000;
+  fork_floor->add_option("--count", floor_count, "Forks to measure");
 
   // No subcommand: serve, with serve's options accepted at the top level.
   AddServeOptions(&app, config);
@@ -296,6 +302,7 @@ int main(int argc, char** argv) {
   }
 
   if (zygote->parsed()) return wj::embed::ZygoteMain();
+  if (fork_floor->parsed()) return wj::embed::ForkFloorMain(floor_count);
   if (auto error = config.Finalize()) {
     std::cerr << "warmjail: " << *error << "\n";
     return 2;
