@@ -170,11 +170,15 @@ void SayCaps(Reporter& r, const std::string& prefix) {
   r.Say(prefix + "dumpable", ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 }
 
+// No child of these tests outlives a minute, whatever a step did not do.
+constexpr unsigned kChildSeconds = 60;
+
 // Runs `body` in a process it forks and returns the wait status of that
 // grandchild: for effects that end a process (a signal, the OOM killer).
 int StatusOf(const std::function<void()>& body) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::alarm(kChildSeconds);
     body();
     ::_exit(0);
   }
@@ -230,6 +234,7 @@ Result RunForked(const std::function<void(Reporter&, int report_fd)>& body) {
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    ::alarm(kChildSeconds);
     read_end.reset();
     Reporter r(write_end.get());
     body(r, write_end.get());
@@ -252,6 +257,7 @@ Result RunJailed(const JailPolicy& policy, const Body& body, const std::vector<i
   pid_t pid = CloneChild(policy);
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    ::alarm(kChildSeconds);
     read_end.reset();
     release_w.reset();
     Reporter r(write_end.get());
@@ -422,9 +428,13 @@ TEST_CASE("filesystem: BuildRoot") {
     r.Say("tmp_create", file ? "ok" : strerrorname_np(errno));
     std::vector<char> chunk(64 << 10, 'x');
     long long written = 0;
-    ssize_t n;
-    while ((n = ::write(file.get(), chunk.data(), chunk.size())) > 0) written += n;
-    r.Say("tmp_fill_errno", n < 0 ? strerrorname_np(errno) : "none");
+    ssize_t n = 0;
+    // Bounded, in case /tmp were not the sandbox's.
+    while (written < 2 * static_cast<long long>(kTmpBytes) && (n = ::write(file.get(), chunk.data(), chunk.size())) > 0)
+      written += n;
+    const char* fill_errno = n < 0 ? strerrorname_np(errno) : "none";
+    ::unlink("/tmp/fill");
+    r.Say("tmp_fill_errno", fill_errno);
     r.Say("tmp_written", written);
     // /proc: the PID namespace's own, holding this process alone, with the
     // host-wide entries masked.
