@@ -369,16 +369,23 @@ TEST_CASE("namespaces: CloneChild, InitUserNsFromParent and InitNs") {
   CHECK(f["hostname"] == "warmjail-steps");
   const std::string id = std::to_string(policy.sandbox_uid);
   CHECK(f["uids"] == id + "," + id + "," + id);
-  // Only the sandbox id is mapped, to an unprivileged id outside (never 0).
-  std::string uid_map = f["uid_map"];
-  std::replace(uid_map.begin(), uid_map.end(), '|', ' ');
-  std::istringstream map(uid_map);
-  std::string inside, outside, count;
-  map >> inside >> outside >> count;
-  CHECK(inside == id);
-  CHECK(outside == std::to_string(policy.outer_uid));
-  CHECK(outside != "0");
-  CHECK(count == "1");
+  // Only the sandbox ids are mapped, one each, to unprivileged ids outside
+  // (never 0).
+  auto CheckMap = [&](const std::string& name, unsigned sandbox_id, unsigned outer_id) {
+    std::string text = f[name];
+    std::replace(text.begin(), text.end(), '|', ' ');
+    std::istringstream map(text);
+    std::string inside, outside, count, more;
+    map >> inside >> outside >> count;
+    CAPTURE(name);
+    CHECK(inside == std::to_string(sandbox_id));
+    CHECK(outside == std::to_string(outer_id));
+    CHECK(outside != "0");
+    CHECK(count == "1");
+    CHECK(!(map >> more));
+  };
+  CheckMap("uid_map", policy.sandbox_uid, policy.outer_uid);
+  CheckMap("gid_map", policy.sandbox_gid, policy.outer_gid);
   CHECK(f["interfaces"] == "lo");
   // lo is down in a new network namespace; the host's is up.
   CHECK(f["connect_host_loopback"] == "ENETUNREACH");
