@@ -64,6 +64,7 @@ extern char** environ;
 
 using namespace wj::jail;
 using wj::UniqueFd;
+using wj::Status;
 
 namespace {
 

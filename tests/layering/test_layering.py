@@ -38,8 +38,10 @@ ALLOWED = {
         "jail/cgroups.h", "jail/default_policy.h", "jail/defaults.h", "jail/environment.h", "jail/layers.h",
         "jail/mounts.h", "jail/namespaces.h", "jail/nest.h", "jail/policy.h", "jail/probe.h", "jail/seccomp.h", "jail/specialize.h",
     },
-    # The server: the zygote's options and wire, nothing of the interpreter.
-    ("src", "embed"): {"embed/protocol.h", "embed/zygote.h"},
+    # The server: the zygote's options and wire, and the bench's fork floor
+    # (a hidden command that runs in its own process); nothing else of the
+    # interpreter.
+    ("src", "embed"): {"embed/protocol.h", "embed/zygote.h", "embed/floor.h"},
     # The server's own use of the jail: the cgroup base it creates, the
     # sandbox environment it sends, the probe /health and check report, the
     # default policy check probes with, the defaults and layer names.
