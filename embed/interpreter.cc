@@ -82,16 +82,16 @@ void Interpreter::FlushStdio() {
   }
 }
 
-void Interpreter::PrepareChild(const std::vector<std::string>& environment) {
+void Interpreter::PrepareZygote(const std::vector<std::string>& environment) {
   py::dict env;
   for (const std::string& entry : environment) {
     size_t eq = entry.find('=');
     if (eq != std::string::npos) env[py::str(entry.substr(0, eq))] = py::str(entry.substr(eq + 1));
   }
-  state_->runner.attr("prepare_child")(env);
+  state_->runner.attr("prepare_zygote")(env);
 }
 
-void Interpreter::Prewarm() { state_->runner.attr("prewarm")(); }
+void Interpreter::PrepareChild() { state_->runner.attr("prepare_child")(); }
 
 std::string Interpreter::Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes) {
   py::object input = input_json.empty() ? py::object(py::none()) : py::object(py::str(input_json));

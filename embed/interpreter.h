@@ -23,12 +23,12 @@ class Interpreter {
   std::string Versions();  // "python 3.11.2, numpy 1.24.2, pandas 1.5.3"
   void FlushStdio();
 
-  // Child side, after the jail: per-child state, then the script. Returns the
-  // response document.
-  void PrepareChild(const std::vector<std::string>& environment);
-  // Runs the runner's own warm-up script in a spare child, so the pages a
-  // request touches are already copied before the request arrives.
-  void Prewarm();
+  // Zygote side, once, before the first fork: what every child starts with
+  // (the sandbox's environment in os.environ, line-buffered stdio).
+  void PrepareZygote(const std::vector<std::string>& environment);
+  // Child side, after the jail: per-child state (random seeds), then the
+  // script. Run returns the response document.
+  void PrepareChild();
   std::string Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes);
 
   // Around every fork, as CPython requires.

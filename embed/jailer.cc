@@ -1,6 +1,8 @@
 #include "embed/jailer.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -33,16 +35,18 @@ std::vector<std::string> SplitDirs(const std::string& text) {
 
 [[noreturn]] void RunJailer(jail::JailPolicy policy, uint64_t tmp_bytes) {
   ::prctl(PR_SET_NAME, "warmjail-jailer");
-  // Inits are reaped by the kernel: the zygote learns of their end from its
-  // pidfds, and their CPU time is counted by the sandbox's cgroup.
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGCHLD, &ignore, nullptr);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   const jail::JailPolicy base = policy;
   for (;;) {
+    // Inits that are gone are reaped here, so that their CPU time (and their
+    // orphans') adds to this process's, in the server's process tree; the
+    // zygote learns of their end from its pidfds, not from here.
+    while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) {
+    }
+    struct pollfd p = {kJailerSock, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
     proto::Message msg;
     std::string text;
     std::vector<UniqueFd> fds;

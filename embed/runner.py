@@ -99,46 +99,26 @@ def sys_path_dirs():
     return [p for p in sys.path if p and os.path.isabs(p)]
 
 
-def prepare_child(environment):
-    """Per-child state that must not be inherited from the zygote."""
+def prepare_zygote(environment):
+    """State every child starts with, set once in the zygote before it forks
+    any (each page a child writes is a copy-on-write fault of its own)."""
     os.environ.clear()
     os.environ.update(environment)
-    random.seed()
     tempfile._name_sequence = None
     tempfile.tempdir = None
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed()
     # Line-buffered so print() and os.write(1, ...) keep their order.
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
 
 
-_PREWARM_SCRIPT = """
-import json
-
-def main():
-    import numpy as np
-    import pandas as pd
-    frame = pd.DataFrame({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0], "c": ["x", "y", "x"]})
-    print("warm")
-    return {
-        "mean": float(frame["a"].mean()),
-        "groups": frame.groupby("c")["b"].sum().to_dict(),
-        "records": frame.to_dict("records"),
-        "sum": int(np.arange(5).sum()),
-    }
-"""
-
-
-def prewarm():
-    """Runs a small script through run() in a spare child before any request,
-    so that the pages a request touches have already been copied from the
-    zygote (each copy-on-write fault costs microseconds). Leaves no module
-    or cache entry of its own behind."""
-    run(_PREWARM_SCRIPT, None, 1 << 20)
-    sys.modules.pop(SCRIPT_MODULE, None)
-    linecache.cache.pop(SCRIPT_FILENAME, None)
-    _flush()
+def prepare_child():
+    """Per-child state that must not be inherited from the zygote: the random
+    generators' states. numpy's is seeded from 256 bits of os.urandom, which
+    copies a third of the pages seed() with no argument does."""
+    random.seed()
+    if "numpy" in sys.modules:
+        np = sys.modules["numpy"]
+        np.random.seed(np.frombuffer(os.urandom(32), dtype=np.uint32))
 
 
 def _clip(text, limit):

@@ -119,15 +119,9 @@ void RunWorker(WorkerStart start) {
   if (interpreter) Interpreter::AfterForkChild();
   start.times.Mark("worker");
   try {
-    if (interpreter) {
-      interpreter->PrepareChild(policy.environment);
-      if (start.prewarm) {
-        interpreter->Prewarm();
-        start.times.Mark("prewarm");
-      }
-    }
+    if (interpreter) interpreter->PrepareChild();
   } catch (const std::exception& e) {
-    SetupFailed(jail::kSpareFd, std::string("prewarm: ") + e.what());
+    SetupFailed(jail::kSpareFd, std::string("prepare: ") + e.what());
   }
   if (::send(jail::kSpareFd, "R", 1, MSG_NOSIGNAL) != 1) ::_exit(kExitSetupFailed);
 
@@ -158,7 +152,8 @@ void RunWorker(WorkerStart start) {
     if (!interpreter) {  // cold mode: the interpreter starts now, on the request's time
       cold = std::make_unique<Interpreter>();
       interpreter = cold.get();
-      interpreter->PrepareChild(policy.environment);
+      interpreter->PrepareZygote(policy.environment);
+      interpreter->PrepareChild();
     }
     doc = interpreter->Run(script, input, job.max_result_bytes);
   } catch (const std::exception& e) {

@@ -21,7 +21,6 @@ struct WorkerStart {
   jail::ChildFds fds;         // spare_fd: the hand-over socket, set-up failures included
   const jail::Nest* nest = nullptr;  // nullptr: no namespaces (a session of its own instead)
   std::vector<int> cgroup_procs;  // cgroup.procs fds the worker writes itself into
-  bool prewarm = false;       // warm up before saying ready (no job is waiting)
   bool memory_by_cgroup = false;  // else the job's memory limit is RLIMIT_AS
   Interpreter* interpreter = nullptr;  // nullptr in cold mode: started per job
   StageTimes times;

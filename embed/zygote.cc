@@ -105,6 +105,7 @@ class Zygote {
       if (options_.mode == Mode::kZygote) {
         interpreter_ = std::make_unique<Interpreter>();
         interpreter_->WarmUp();
+        interpreter_->PrepareZygote(policy_.environment);
         std::vector<std::string> dirs = interpreter_->SysPathDirs();
         policy_.binds = jail::ResolveBindMounts(dirs);
         if (jailer_) {
@@ -149,7 +150,6 @@ class Zygote {
     // left) before the CPU one.
     std::unique_ptr<jail::CpuCgroup> cpu;  // its CPU-time counter, if the cgroup has one
     std::unique_ptr<jail::ChildCgroup> cgroup;
-    bool prewarm = false;  // made while no job waited: warm it up before it says ready
     bool ready = false;    // warmed and waiting for a job
     uint64_t job_id = 0;   // 0 while a spare
     uint64_t memory_bytes = 0;
@@ -166,7 +166,9 @@ class Zygote {
     uint64_t cpu_limit_us = 0;
     uint64_t cpu_seen_us = 0;
     bool cpu_killed = false;
-    std::map<pid_t, uint64_t> cpu_own_ticks;  // without a cgroup counter: see ProcessTable
+    // Without a cgroup counter, per tree (see ProcessTable): the worker's, and
+    // the orphans' under the nest's init.
+    std::map<pid_t, uint64_t> cpu_own_ticks, cpu_own_ticks_nest;
 
     // The cgroup.procs descriptors its processes are written to.
     std::vector<int> CgroupProcs() const {
@@ -396,9 +398,6 @@ class Zygote {
   bool StartSpare() {
     Child child;
     child.memory_bytes = options_.memory_bytes;
-    // A spare made for a job that is already waiting goes straight to it:
-    // warming up would only delay that job.
-    child.prewarm = pending_.empty();
     if (use_uid_pool_) {
       child.host_uid = LeaseHostUid();
       if (child.host_uid == 0) {
@@ -476,7 +475,6 @@ class Zygote {
                                sock_child.get()};
     start.nest = child.nest.pidfd ? &child.nest : nullptr;
     start.cgroup_procs = child.CgroupProcs();
-    start.prewarm = child.prewarm && pending_.empty();
     start.memory_by_cgroup = cgroups_ != nullptr;
     start.interpreter = interpreter_.get();
     start.times.Mark("start");
@@ -645,7 +643,7 @@ class Zygote {
     if (!*table) *table = jail::ProcessTable::Read();
     // The worker's tree, and the orphans its processes left to the init.
     us = (*table)->TreeCpuUs(child.pid, &child.cpu_own_ticks);
-    if (child.nest.init > 0) us += (*table)->TreeCpuUs(child.nest.init, &child.cpu_own_ticks);
+    if (child.nest.init > 0) us += (*table)->TreeCpuUs(child.nest.init, &child.cpu_own_ticks_nest);
     return us;
   }
 
