@@ -21,6 +21,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
+#include <poll.h>
+
+#include <filesystem>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -51,10 +54,13 @@
 
 #include "jail/capabilities.h"
 #include "jail/cgroups.h"
+#include "jail/default_policy.h"
+#include "jail/defaults.h"
 #include "jail/environment.h"
 #include "jail/fds.h"
 #include "jail/mounts.h"
 #include "jail/namespaces.h"
+#include "jail/nest.h"
 #include "jail/policy.h"
 #include "jail/rlimits.h"
 #include "jail/seccomp.h"
@@ -65,6 +71,7 @@ extern char** environ;
 using namespace wj::jail;
 using wj::UniqueFd;
 using wj::Status;
+using wj::StageTimes;
 
 namespace {
 
@@ -278,13 +285,10 @@ Result RunJailed(const JailPolicy& policy, const Body& body, const std::vector<i
   return result;
 }
 
-// The policy the zygote builds (embed/zygote.cc BuildPolicy), with every layer.
+// The policy the zygote builds (jail::DefaultPolicy), with every layer.
 JailPolicy ZygotePolicy() {
   JailPolicy policy;
-  SetOuterIds(&policy);
-  policy.environment = SandboxEnvironment();
-  policy.binds = ResolveBindMounts({"/usr/lib/python3.11", "/usr/lib/python3/dist-packages"});
-  REQUIRE(CompileSeccompFilter(&policy.seccomp_filter).ok());
+  REQUIRE(DefaultPolicy(Layers{}, defaults::kSandboxUid, &policy).ok());
   return policy;
 }
 
@@ -855,4 +859,79 @@ TEST_CASE("cgroups: CreateChild, joined by InitChildFromParent") {
   CHECK(f["forks"] == std::to_string(kProcs - 1));
   CHECK(f["touch"] == "signal KILL");
   CHECK(cgroup->OomKilled());
+}
+
+TEST_CASE("fork-enter: a worker forked into a nest (MakeNest, AimForkAtNest, EnterNest)") {
+  JailPolicy base = ZygotePolicy();
+  constexpr uint64_t kTmpBytes = 4ull << 20;
+  Result result = RunForked([&](Reporter& r, int report_fd) {
+    // As the zygote: an unprivileged one first takes a user namespace of its
+    // own (here in this forked child, so the test process stays as it is).
+    if (!IsRoot()) r.Must(TakeOwnUserNs());
+    JailPolicy policy = base;
+    SetOuterIds(&policy);
+    Nest nest;
+    r.Must(MakeNest(policy, kTmpBytes, {}, &nest));
+    const std::vector<int> held = nest.Fds();
+    r.Say("nest_fds", static_cast<long long>(std::count_if(held.begin(), held.end(), [](int fd) { return fd >= 0; })));
+    r.Must(AimForkAtNest(nest));
+    UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    pid_t worker = ::fork();
+    if (worker == 0) {
+      ChildFds fds{devnull.get(), devnull.get(), devnull.get(), report_fd, devnull.get(), devnull.get()};
+      ChildLimits limits;
+      StageTimes times;
+      int at = report_fd;
+      Status s = EnterNest(policy, limits, fds, &nest, {}, &at, &times);
+      // Once EnterNest has moved the descriptors, the report pipe is kResultFd.
+      r.set_fd(s.ok() || at == kSpareFd ? kResultFd : report_fd);
+      r.Must(s);
+      char host[64] = {};
+      ::gethostname(host, sizeof host - 1);
+      r.Say("pid", ::getpid());
+      r.Say("ppid", ::getppid());
+      r.Say("hostname", host);
+      r.Say("uid", static_cast<long long>(::getuid()));
+      r.Say("root_create", Outcome(::open("/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600)));
+      struct statfs sf;
+      r.Say("tmp_is_tmpfs", ::statfs("/tmp", &sf) == 0 && sf.f_type == TMPFS_MAGIC);
+      r.Say("tmp_bytes", static_cast<long long>(sf.f_blocks * sf.f_bsize));
+      r.Say("cwd", std::filesystem::current_path().string());
+      std::vector<std::string> pids;
+      for (const std::string& name : DirEntries("/proc"))
+        if (std::all_of(name.begin(), name.end(), ::isdigit)) pids.push_back(name);
+      r.Say("proc_pids", Joined(pids));
+      r.Say("seccomp", static_cast<long long>(::prctl(PR_GET_SECCOMP, 0, 0, 0, 0)));
+      r.Say("no_new_privs", static_cast<long long>(::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)));
+      r.Say("shadow", Outcome(::open("/etc/shadow", O_RDONLY | O_CLOEXEC)));
+      r.Say("cgroups_root", AllCgroupsRoot(ReadText("/proc/self/cgroup")));
+      ::_exit(0);
+    }
+    int status = -1;
+    while (::waitpid(worker, &status, 0) < 0 && errno == EINTR) {
+    }
+    r.Say("worker_exit", Describe(status));
+    // Killing the init ends the nest: its pidfd becomes readable.
+    ::syscall(SYS_pidfd_send_signal, nest.pidfd.get(), SIGKILL, nullptr, 0);
+    struct pollfd p = {nest.pidfd.get(), POLLIN, 0};
+    r.Say("init_gone", ::poll(&p, 1, 10000) == 1);
+  });
+  RequireClean(result);
+  Facts& f = result.facts;
+  CHECK(f["nest_fds"] == std::to_string(kNestFdCount));
+  CHECK(f["worker_exit"] == "exit 0");
+  CHECK(f["pid"] == "2");
+  CHECK(f["ppid"] == "0");
+  CHECK(f["hostname"] == base.hostname);
+  CHECK(f["uid"] == std::to_string(base.sandbox_uid));
+  CHECK(f["root_create"] == "EROFS");
+  CHECK(f["tmp_is_tmpfs"] == "1");
+  CHECK(f["tmp_bytes"] == std::to_string(kTmpBytes));
+  CHECK(f["cwd"] == "/tmp");
+  CHECK(f["proc_pids"] == "1,2");
+  CHECK(f["seccomp"] == "2");
+  CHECK(f["no_new_privs"] == "1");
+  CHECK(f["shadow"] == "ENOENT");
+  CHECK(f["cgroups_root"] == "1");
+  CHECK(f["init_gone"] == "1");
 }
