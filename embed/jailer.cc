@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -35,18 +36,25 @@ std::vector<std::string> SplitDirs(const std::string& text) {
 
 [[noreturn]] void RunJailer(jail::JailPolicy policy, uint64_t tmp_bytes) {
   ::prctl(PR_SET_NAME, "warmjail-jailer");
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // SIGCHLD (still blocked, as in the zygote) arrives as a descriptor: an
+  // init that is gone is reaped at once, so that its CPU time (and its
+  // orphans') adds to this process's, in the server's process tree, and no
+  // zombie lingers. The zygote learns of an init's end from its pidfd.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  UniqueFd sigchld(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
   const jail::JailPolicy base = policy;
   for (;;) {
-    // Inits that are gone are reaped here, so that their CPU time (and their
-    // orphans') adds to this process's, in the server's process tree; the
-    // zygote learns of their end from its pidfds, not from here.
+    struct pollfd wait[2] = {{kJailerSock, POLLIN, 0}, {sigchld.get(), POLLIN, 0}};
+    if (::poll(wait, sigchld ? 2 : 1, sigchld ? -1 : 100) < 0 && errno != EINTR) ::_exit(1);
+    struct signalfd_siginfo info;
+    while (sigchld && ::read(sigchld.get(), &info, sizeof info) > 0) {
+    }
     while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) {
     }
-    struct pollfd p = {kJailerSock, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
+    if (!(wait[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     proto::Message msg;
     std::string text;
     std::vector<UniqueFd> fds;
