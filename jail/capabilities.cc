@@ -1,5 +1,7 @@
 #include "jail/capabilities.h"
 
+#include "jail/fds.h"
+
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/capability.h>
@@ -34,7 +36,11 @@ Status DropPrivileges(const JailPolicy& policy) {
       return Status::Errno("cap_drop_bound(" + std::to_string(cap) + ")");
   }
   if (::cap_reset_ambient() != 0 && errno != EINVAL) return Status::Errno("cap_reset_ambient()");
-  if (!policy.layers.namespaces) WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
+  if (!policy.layers.namespaces) {
+    WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
+    // The id change cleared the parent-death signal: set it again.
+    WJ_RETURN_IF_ERROR(DieWithParent());
+  }
 
   cap_t none = ::cap_init();
   if (none == nullptr) return Status::Errno("cap_init()");

@@ -57,6 +57,10 @@ Status BuildNestFromInside(const JailPolicy& policy, uint64_t tmp_bytes, int rel
   if (::syscall(SYS_close_range, kNestReportFd + 1u, ~0u, 0u) != 0) return Status::Errno("close_range(4, ~0)");
   WJ_RETURN_IF_ERROR(InitNs(policy));
   WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
+  // A change of uid or gid clears the parent-death signal: set it again, or
+  // a jailer that dies (with its zygote) would leave this init behind. If the
+  // jailer died in between, the report below fails and the init exits.
+  WJ_RETURN_IF_ERROR(DieWithParent());
   if (policy.layers.filesystem) WJ_RETURN_IF_ERROR(BuildRoot(policy, tmp_bytes));
   // The init runs no user code, but it lives inside the sandbox: the script
   // must find nothing in it to use (no capability, and it cannot be traced
@@ -205,6 +209,9 @@ Status EnterNest(const JailPolicy& policy, const ChildLimits& limits, const Chil
   *report_fd = kSpareFd;
   if (nest) {
     WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
+    // The id change cleared the parent-death signal (and a zygote that died
+    // meanwhile takes the nest's init, and so this worker, with it).
+    WJ_RETURN_IF_ERROR(DieWithParent());
   } else {
     // Without namespaces: a session of its own, which the server kills whole.
     WJ_RETURN_IF_ERROR(NewSession());

@@ -76,6 +76,8 @@ Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const Chi
   if (policy.layers.namespaces) {
     WJ_RETURN_IF_ERROR(InitNs(policy));
     WJ_RETURN_IF_ERROR(SwitchToSandboxIds(policy));
+    // A change of uid or gid clears the parent-death signal: set it again.
+    WJ_RETURN_IF_ERROR(DieWithParent());
   } else {
     WJ_RETURN_IF_ERROR(NewSession());
   }

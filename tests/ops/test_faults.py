@@ -172,6 +172,28 @@ class FaultTestCase(unittest.TestCase):
 
 
 class ZygoteKill(FaultTestCase):
+    def test_sigkill_zygote_takes_its_nests(self):
+        # Each spare is a nest's init under the jailer and a worker under the
+        # zygote. The init changes its ids after setting its parent-death
+        # signal, which clears it: it used to outlive a killed zygote, with
+        # its namespaces and its host uid, reparented to the host's init.
+        srv = self.start_server(["--workers", "2"])
+        zygote = opslib.zygote_pid(srv.proc.pid)
+        self.assertIsNotNone(zygote, "no zygote under the server")
+
+        def nests():
+            table = opslib.process_table()
+            jailers = [p for p, i in table.items() if i["ppid"] == zygote and i["comm"] == "warmjail-jailer"]
+            return [p for p, i in table.items() if i["ppid"] in jailers]
+        self.assertTrue(opslib.wait_for(lambda: len(nests()) == 2, 10), "expected 2 nests, found %s" % nests())
+        inits = nests()
+        os.kill(zygote, signal.SIGKILL)
+        gone = opslib.wait_for(lambda: not [p for p in inits if opslib.pid_exists(p)], 5)
+        self.assertTrue(gone, "nest inits alive 5 s after their zygote was killed: %s"
+                        % {p: opslib.proc_state(p) for p in inits if opslib.pid_exists(p)})
+        self.assertTrue(self.wait_healthy(10.0, min_restarts=1))
+        self.assert_clean_tree()
+
     def test_sigkill_zygote_under_load(self):
         srv = self.start_server(["--workers", "2", "--queue", "64"])
         server_pid = srv.proc.pid
