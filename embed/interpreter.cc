@@ -93,6 +93,8 @@ void Interpreter::PrepareZygote(const std::vector<std::string>& environment) {
 
 void Interpreter::PrepareChild() { state_->runner.attr("prepare_child")(); }
 
+void Interpreter::Prewarm() { state_->runner.attr("prewarm")(); }
+
 std::string Interpreter::Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes) {
   py::object input = input_json.empty() ? py::object(py::none()) : py::object(py::str(input_json));
   py::object doc = state_->runner.attr("run")(py::str(script), input, max_result_bytes);

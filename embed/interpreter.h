@@ -29,6 +29,9 @@ class Interpreter {
   // Child side, after the jail: per-child state (random seeds), then the
   // script. Run returns the response document.
   void PrepareChild();
+  // In an idle spare: the runner's own small pandas script, so the pages a
+  // request touches are already copied before it arrives.
+  void Prewarm();
   std::string Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes);
 
   // Around every fork, as CPython requires.

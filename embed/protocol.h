@@ -7,6 +7,8 @@
 //                     kJob      fds: payload memfd, stdout, stderr, result
 //                               pipes (write ends); the zygote forwards it
 //                               to a ready spare child, which runs it
+//   zygote -> spare   kPrewarm  on its hand-over socket, while the server is
+//                               idle: warm up, then say ready again
 //   zygote -> server  kReady    once, after warm-up; text: the probe's
 //                               report (embed::EncodeReady)
 //                     kStarted  fds: a pidfd of the child
@@ -34,7 +36,8 @@
 namespace wj::proto {
 
 enum class Kind : uint32_t { kJob = 1, kReady = 2, kStarted = 3, kExited = 4, kRejected = 5, kConfigure = 6,
-                          kJailerDirs = 7, kNestWanted = 8, kNestMade = 9, kNestFailed = 10 };
+                          kJailerDirs = 7, kNestWanted = 8, kNestMade = 9, kNestFailed = 10,
+                          kPrewarm = 11 };
 
 inline constexpr size_t kJobFixedFds = 4;
 inline constexpr size_t kMaxFds = 8;

@@ -121,6 +121,34 @@ def prepare_child():
         np.random.seed(np.frombuffer(os.urandom(32), dtype=np.uint32))
 
 
+_PREWARM_SCRIPT = """
+import json
+
+def main():
+    import numpy as np
+    import pandas as pd
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0], "c": ["x", "y", "x"]})
+    print("warm")
+    return {
+        "mean": float(frame["a"].mean()),
+        "groups": frame.groupby("c")["b"].sum().to_dict(),
+        "records": frame.to_dict("records"),
+        "sum": int(np.arange(5).sum()),
+    }
+"""
+
+
+def prewarm():
+    """Runs a small script through run() in an idle spare, so that the pages a
+    request touches have already been copied from the zygote (each
+    copy-on-write fault costs tens of microseconds on a VM). Leaves no module
+    or cache entry of its own behind."""
+    run(_PREWARM_SCRIPT, None, 1 << 20)
+    sys.modules.pop(SCRIPT_MODULE, None)
+    linecache.cache.pop(SCRIPT_FILENAME, None)
+    _flush()
+
+
 def _clip(text, limit):
     """At most `limit` bytes of UTF-8, whole characters only; lone surrogates,
     which JSON text cannot carry, written as escapes."""

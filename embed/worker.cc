@@ -128,9 +128,18 @@ void RunWorker(WorkerStart start) {
   proto::Message job;
   std::string text;
   std::vector<UniqueFd> fds;
-  if (proto::Receive(jail::kSpareFd, &job, &text, &fds) != proto::RecvResult::kOk ||
-      fds.size() != proto::kJobFixedFds)
-    ::_exit(kExitSetupFailed);
+  for (;;) {
+    if (proto::Receive(jail::kSpareFd, &job, &text, &fds) != proto::RecvResult::kOk) ::_exit(kExitSetupFailed);
+    if (job.kind != proto::Kind::kPrewarm) break;
+    // Asked while the server is idle: copy the pages a request touches now.
+    try {
+      if (interpreter) interpreter->Prewarm();
+    } catch (const std::exception& e) {
+      SetupFailed(jail::kSpareFd, std::string("prewarm: ") + e.what());
+    }
+    if (::send(jail::kSpareFd, "R", 1, MSG_NOSIGNAL) != 1) ::_exit(kExitSetupFailed);
+  }
+  if (job.kind != proto::Kind::kJob || fds.size() != proto::kJobFixedFds) ::_exit(kExitSetupFailed);
   start.times.Mark("handover", job.sent_ns);
   for (int i = 1; i <= 3; ++i)
     if (::dup2(fds[i].get(), i) < 0) ::_exit(kExitSetupFailed);
