@@ -12,12 +12,10 @@
 #include <string>
 
 #include "jail/capabilities.h"
-#include "jail/environment.h"
 #include "jail/fds.h"
 #include "jail/mounts.h"
 #include "jail/namespaces.h"
 #include "jail/rlimits.h"
-#include "jail/seccomp.h"
 #include "jail/specialize.h"
 
 namespace wj::jail {
@@ -65,13 +63,8 @@ Status BuildNestFromInside(const JailPolicy& policy, uint64_t tmp_bytes, int rel
   // The init runs no user code, but it lives inside the sandbox: the script
   // must find nothing in it to use (no capability, and it cannot be traced
   // or have its memory read: DropPrivileges makes it non-dumpable).
-  if (policy.layers.drop_privileges) WJ_RETURN_IF_ERROR(DropPrivileges(policy));
-  if (policy.layers.seccomp) {
-    if (!policy.layers.drop_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-      return Status::Errno("prctl(PR_SET_NO_NEW_PRIVS)");
-    WJ_RETURN_IF_ERROR(LoadSeccompFilter(policy.seccomp_filter));
-  }
-  return Status::Ok();
+  StageTimes unused;
+  return LockDown(policy, &unused);
 }
 
 }  // namespace
@@ -221,16 +214,7 @@ Status EnterNest(const JailPolicy& policy, const ChildLimits& limits, const Chil
   WJ_RETURN_IF_ERROR(OpenOwnStdin());
   times->Mark("entered");
   WJ_RETURN_IF_ERROR(ApplyRlimits(limits));
-  if (policy.layers.drop_privileges) WJ_RETURN_IF_ERROR(DropPrivileges(policy));
-  times->Mark("privileges");
-  WJ_RETURN_IF_ERROR(ResetEnvironment(policy.environment));
-  if (policy.layers.seccomp) {
-    if (!policy.layers.drop_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-      return Status::Errno("prctl(PR_SET_NO_NEW_PRIVS)");
-    WJ_RETURN_IF_ERROR(LoadSeccompFilter(policy.seccomp_filter));
-  }
-  times->Mark("seccomp");
-  return Status::Ok();
+  return LockDown(policy, times);
 }
 
 }  // namespace wj::jail

@@ -93,6 +93,10 @@ Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const Chi
   // 4. Limits (the cgroup was joined from the parent before release).
   WJ_RETURN_IF_ERROR(ApplyRlimits(limits));
   times->Mark("rlimits");
+  return LockDown(policy, times);
+}
+
+Status LockDown(const JailPolicy& policy, StageTimes* times) {
   // 5. No capabilities, no_new_privs (the unprivileged uid/gid came with the
   //    namespaces, before the mounts; see SwitchToSandboxIds).
   if (policy.layers.drop_privileges) WJ_RETURN_IF_ERROR(DropPrivileges(policy));

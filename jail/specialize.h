@@ -27,4 +27,9 @@ Status InitChildFromParent(pid_t child, const JailPolicy& policy, const std::vec
 Status Specialize(const JailPolicy& policy, const ChildLimits& limits, const ChildFds& fds, int release_fd,
                   int* report_fd, StageTimes* times);
 
+// Steps 5 to 7, the end of every process of a sandbox (Specialize, the
+// nest's init, the worker's EnterNest): no capability, no_new_privs, not
+// dumpable; the fixed environment; the seccomp filter, last.
+Status LockDown(const JailPolicy& policy, StageTimes* times);
+
 }  // namespace wj::jail
