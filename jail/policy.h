@@ -60,7 +60,7 @@ struct ChildFds {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int result_fd = -1;
-  int status_fd = -1;  // the init's report of the worker's wait status
+  int status_fd = -1;  // kStatusFd: kept free (/dev/null); the worker closes it
   int spare_fd = -1;   // the hand-over socket: ready, then the job
 };
 

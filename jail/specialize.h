@@ -1,6 +1,8 @@
-// The one place that knows the order of the jail. A child is created by
-// CloneChild (zygote), finished from outside by InitChildFromParent (zygote),
-// and specializes itself with Specialize (child) before any user code runs.
+// The order of the jail in one process, as the probe runs it: a child is
+// created by CloneChild, finished from outside by InitChildFromParent, and
+// specializes itself with Specialize. Sandboxes that serve split the same
+// steps between a nest's init and the worker forked into it (jail/nest.h);
+// both end with LockDown, the steps every process of a sandbox takes last.
 #pragma once
 #include <sys/types.h>
 
