@@ -3,6 +3,10 @@
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 #include <string_view>
 
@@ -15,6 +19,9 @@ extern const std::string_view kRunnerSource;
 struct Interpreter::State {
   std::unique_ptr<py::scoped_interpreter> guard;
   py::module_ runner;
+  // numpy's global MT19937 state (uint32_t key[624]; int pos), checked by
+  // the runner; null when numpy is absent or laid out otherwise.
+  uint32_t* numpy_mt_key = nullptr;
 };
 
 namespace {
@@ -89,9 +96,35 @@ void Interpreter::PrepareZygote(const std::vector<std::string>& environment) {
     if (eq != std::string::npos) env[py::str(entry.substr(0, eq))] = py::str(entry.substr(eq + 1));
   }
   state_->runner.attr("prepare_zygote")(env);
+  auto address = state_->runner.attr("numpy_legacy_state_address")().cast<uintptr_t>();
+  state_->numpy_mt_key = reinterpret_cast<uint32_t*>(address);
 }
 
-void Interpreter::PrepareChild() { state_->runner.attr("prepare_child")(); }
+namespace {
+constexpr size_t kMtWords = 624;
+
+// A fresh MT19937 state from the kernel's generator, written in place: the
+// two pages it spans are all this copies of the zygote, where
+// np.random.seed() walks numpy's seeding code (about 140 copied pages).
+bool SeedMt19937(uint32_t* key) {
+  size_t done = 0;
+  auto* bytes = reinterpret_cast<unsigned char*>(key);
+  while (done < kMtWords * sizeof(uint32_t)) {
+    ssize_t n = ::getrandom(bytes + done, kMtWords * sizeof(uint32_t) - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  key[0] = 0x80000000u;  // as numpy's own seeding: the state is never all zero
+  *reinterpret_cast<int*>(key + kMtWords) = static_cast<int>(kMtWords);  // pos: regenerate at the first draw
+  return true;
+}
+}  // namespace
+
+void Interpreter::PrepareChild() {
+  bool seeded = state_->numpy_mt_key != nullptr && SeedMt19937(state_->numpy_mt_key);
+  state_->runner.attr("prepare_child")(seeded);
+}
 
 void Interpreter::Prewarm() { state_->runner.attr("prewarm")(); }
 

@@ -14,19 +14,41 @@ holds the same vocabulary as the constants below; a unit test
 (tests/unit/test_document.cc) checks that the two agree.
 """
 
-import ast
-import errno
-import asyncio
-import gc
-import inspect
-import json
-import linecache
 import os
-import random
-import sys
-import tempfile
-import traceback
-import types
+
+# CPython's fork hooks (os.register_at_fork) are held back while the zygote
+# imports: the modules below register theirs here instead of with the
+# interpreter, and warm_up() puts the real function back once every import is
+# done. So the zygote's own forks run no Python hook at all, in the zygote or
+# in the child; each child then runs the hooks that matter to it and
+# registers all of them for the script's own forks (prepare_child).
+_REGISTER_AT_FORK = os.register_at_fork
+_HELD_FORK_HOOKS = []
+
+
+def _hold_fork_hook(*, before=None, after_in_child=None, after_in_parent=None):
+    if before is None and after_in_child is None and after_in_parent is None:
+        raise TypeError("At least one argument is required.")
+    for hook in (before, after_in_child, after_in_parent):
+        if hook is not None and not callable(hook):
+            raise TypeError("fork hooks must be callable")
+    _HELD_FORK_HOOKS.append((before, after_in_child, after_in_parent))
+
+
+os.register_at_fork = _hold_fork_hook
+
+import ast  # noqa: E402  (the imports below register fork hooks)
+import errno  # noqa: E402
+import asyncio  # noqa: E402
+import gc  # noqa: E402
+import inspect  # noqa: E402
+import json  # noqa: E402
+import linecache  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import traceback  # noqa: E402
+import types  # noqa: E402
 
 SCRIPT_FILENAME = "<script>"
 SCRIPT_MODULE = "__script__"
@@ -88,6 +110,8 @@ def warm_up():
     import datetime  # noqa: F401
     import csv  # noqa: F401
     import io  # noqa: F401
+    # Every import is done: from here on, a hook registers for real.
+    os.register_at_fork = _REGISTER_AT_FORK
     gc.collect()
     # Objects that exist now are never collected again: the collector would
     # otherwise touch (and so copy) their pages in every forked child.
@@ -111,14 +135,80 @@ def prepare_zygote(environment):
     sys.stderr.reconfigure(line_buffering=True)
 
 
-def prepare_child():
-    """Per-child state that must not be inherited from the zygote: the random
-    generators' states. numpy's is seeded from 256 bits of os.urandom, which
-    copies a third of the pages seed() with no argument does."""
-    random.seed()
-    if "numpy" in sys.modules:
+def _resets_thread_state(hook):
+    """Whether an after-fork hook only rebuilds what other threads, or locks
+    they held, leave behind: threading's registry, logging's and
+    concurrent.futures' locks."""
+    if getattr(hook, "__name__", "") == "_at_fork_reinit":  # a lock's own
+        return True
+    for module, name in (("threading", "_after_fork"), ("logging", "_after_at_fork_child_reinit_locks")):
+        owner = sys.modules.get(module)
+        if owner is not None and hook == getattr(owner, name, None):
+            return True
+    return False
+
+
+def prepare_child(numpy_seeded=False):
+    """Per-child state that must not be inherited from the zygote.
+
+    The fork hooks held back in the zygote: the zygote forks with exactly one
+    thread (it checks, and never starts another) and from C++, between two
+    Python calls, so no Python lock is held and no other thread exists for
+    threading's, logging's and concurrent.futures' hooks to rebuild; those are
+    skipped. Every other hook runs (random's re-seeds from os.urandom). Then
+    all of them are registered with the interpreter, so the script's own
+    os.fork() runs each as CPython would.
+
+    numpy's global generator is seeded by the caller when it wrote 624 words
+    of os.urandom into its state itself (numpy_legacy_state_address);
+    otherwise here, from 256 bits of os.urandom."""
+    os.register_at_fork = _REGISTER_AT_FORK
+    held = list(_HELD_FORK_HOOKS)
+    _HELD_FORK_HOOKS.clear()
+    for before, after_in_child, after_in_parent in held:
+        if after_in_child is not None and not _resets_thread_state(after_in_child):
+            after_in_child()
+    for before, after_in_child, after_in_parent in held:
+        hooks = {"before": before, "after_in_child": after_in_child, "after_in_parent": after_in_parent}
+        _REGISTER_AT_FORK(**{k: v for k, v in hooks.items() if v is not None})
+    if not numpy_seeded and "numpy" in sys.modules:
         np = sys.modules["numpy"]
         np.random.seed(np.frombuffer(os.urandom(32), dtype=np.uint32))
+
+
+# numpy's legacy global generator (np.random.random() and friends): an
+# MT19937 whose state is `uint32_t key[624]; int pos;` at an address its
+# ctypes interface gives.
+_MT_WORDS = 624
+
+
+def numpy_legacy_state_address():
+    """The address of the MT19937 state behind numpy's global RandomState,
+    once it is shown to be laid out as expected (written through the address,
+    read back through numpy's own view of it); 0 when it is not, and the
+    child then seeds through numpy. Leaves the generator freshly seeded with
+    no cached Gaussian, so a child that overwrites key and pos holds nothing
+    of the zygote's."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return 0
+    import ctypes
+
+    try:
+        generator = np.random.mtrand._rand
+        address = generator._bit_generator.ctypes.state_address
+        key = (ctypes.c_uint32 * _MT_WORDS).from_address(address)
+        pos = ctypes.c_int.from_address(address + ctypes.sizeof(key))
+        pattern = [(i * 2654435761 + 1) & 0xFFFFFFFF for i in range(_MT_WORDS)]
+        np.random.seed(1)
+        key[:] = pattern
+        pos.value = 17
+        state = generator.get_state(legacy=False)["state"]
+        ok = [int(v) for v in state["key"]] == pattern and int(state["pos"]) == 17
+    except Exception:  # an other numpy: seed through its API
+        ok = False
+    np.random.seed(0)
+    return address if ok else 0
 
 
 _PREWARM_SCRIPT = """

@@ -88,6 +88,8 @@ class ScriptSemantics(harness.ServerTestCase):
                     "getrandbits": str(random.getrandbits(64)),
                     "np_random": float(np.random.random()),
                     "np_randint": int(np.random.randint(0, 2**31)),
+                    "np_normal": float(np.random.normal()),
+                    "np_state": str(np.random.get_state()[1][:4].tolist()),
                     "urandom": os.urandom(16).hex(),
                     "uuid4": str(uuid.uuid4()),
                     "tempfile_mkstemp": path,
@@ -101,6 +103,30 @@ class ScriptSemantics(harness.ServerTestCase):
             values = [r[key] for r in results]
             self.assertEqual(len(set(values)), len(values),
                              "%s repeats between requests: %r" % (key, values))
+
+    def test_fork_hooks_in_the_scripts_own_fork(self):
+        # The zygote holds CPython's fork hooks back from its own forks; the
+        # child registers them again, so a script's os.fork() runs them:
+        # random re-seeds in the grandchild, threading knows its new thread.
+        source = src("""
+            import os, random, threading
+
+            def main():
+                r, w = os.pipe()
+                pid = os.fork()
+                mine = random.random()  # the same draw on both sides, unless re-seeded
+                if pid == 0:
+                    child = mine
+                    main_thread = threading.current_thread() is threading.main_thread()
+                    os.write(w, repr((child, main_thread, threading.active_count())).encode())
+                    os._exit(0)
+                os.close(w)
+                _, status = os.waitpid(pid, 0)
+                child, main_thread, active = eval(os.read(r, 200).decode())
+                return {"differs": child != mine, "main_thread": main_thread, "active": active,
+                        "status": status}
+            """)
+        self.assertOk(self.script(source), {"differs": True, "main_thread": True, "active": 1, "status": 0})
 
     # -- module identity -------------------------------------------------------------
     def test_main_block_not_run(self):
