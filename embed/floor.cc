@@ -53,16 +53,13 @@ long RollupKb(const std::string& field) {
   return -1;
 }
 
-// One fork of the warm interpreter, as the zygote makes it (same stdio
-// flush, same CPython fork hooks); the child leaves at once. Returns false
-// with errno set when fork or waitpid fails.
+// One fork of the warm interpreter, as the zygote makes it (nothing of
+// CPython around it on the parent's side); the child leaves at once. Returns
+// false with errno set when fork or waitpid fails.
 bool ForkOnce() {
-  ::fflush(nullptr);
-  Interpreter::BeforeFork();
   pid_t pid = ::fork();
   if (pid == 0) ::_exit(0);
   int fork_errno = errno;
-  Interpreter::AfterForkParent();
   if (pid < 0) {
     errno = fork_errno;
     return false;
@@ -93,6 +90,7 @@ int ForkFloorMain(unsigned count) {
     interpreter = std::make_unique<Interpreter>();
     interpreter->WarmUp();
     interpreter->FlushStdio();
+    ::fflush(nullptr);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "warmjail __fork-floor: %s\n", e.what());
     return 1;

@@ -134,8 +134,6 @@ std::string Interpreter::Run(const std::string& script, const std::string& input
   return doc.cast<std::string>();
 }
 
-void Interpreter::BeforeFork() { PyOS_BeforeFork(); }
-void Interpreter::AfterForkParent() { PyOS_AfterFork_Parent(); }
 void Interpreter::AfterForkChild() { PyOS_AfterFork_Child(); }
 
 }  // namespace wj::embed

@@ -34,9 +34,14 @@ class Interpreter {
   void Prewarm();
   std::string Run(const std::string& script, const std::string& input_json, uint64_t max_result_bytes);
 
-  // Around every fork, as CPython requires.
-  static void BeforeFork();
-  static void AfterForkParent();
+  // In a child of the zygote, before anything else of Python: CPython's own
+  // re-initialisation (GIL, import lock, pending signals). The zygote calls
+  // nothing of CPython around fork() on its side: it has one thread, forks
+  // from C++ between two Python calls, runs no Python after start-up (so its
+  // stdio buffers stay empty: FlushStdio once, at the end of start-up) and
+  // has held the Python fork hooks back (runner.py), so PyOS_BeforeFork and
+  // PyOS_AfterFork_Parent would only take and drop an import lock no other
+  // thread can want, and copy pages of the interpreter's state doing it.
   static void AfterForkChild();
 
  private:

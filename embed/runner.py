@@ -45,6 +45,7 @@ import inspect  # noqa: E402
 import json  # noqa: E402
 import linecache  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import traceback  # noqa: E402
@@ -110,8 +111,7 @@ def warm_up():
     import datetime  # noqa: F401
     import csv  # noqa: F401
     import io  # noqa: F401
-    # Every import is done: from here on, a hook registers for real.
-    os.register_at_fork = _REGISTER_AT_FORK
+    _settle_fork_hooks()
     gc.collect()
     # Objects that exist now are never collected again: the collector would
     # otherwise touch (and so copy) their pages in every forked child.
@@ -148,6 +148,25 @@ def _resets_thread_state(hook):
     return False
 
 
+# What a child does with the held hooks, worked out once (in the zygote, at
+# the end of warm_up): the after-fork hooks it runs, and every hook's
+# registration, in the order the modules made them.
+_CHILD_RUNS = None
+_CHILD_REGISTERS = None
+
+
+def _settle_fork_hooks():
+    """Every import is done: from here on a hook registers for real."""
+    global _CHILD_RUNS, _CHILD_REGISTERS
+    os.register_at_fork = _REGISTER_AT_FORK
+    if _CHILD_RUNS is None:
+        _CHILD_RUNS = [child for _, child, _ in _HELD_FORK_HOOKS if child is not None and not _resets_thread_state(child)]
+        _CHILD_REGISTERS = [
+            {key: hook for key, hook in zip(("before", "after_in_child", "after_in_parent"), hooks) if hook is not None}
+            for hooks in _HELD_FORK_HOOKS
+        ]
+
+
 def prepare_child(numpy_seeded=False):
     """Per-child state that must not be inherited from the zygote.
 
@@ -155,22 +174,18 @@ def prepare_child(numpy_seeded=False):
     thread (it checks, and never starts another) and from C++, between two
     Python calls, so no Python lock is held and no other thread exists for
     threading's, logging's and concurrent.futures' hooks to rebuild; those are
-    skipped. Every other hook runs (random's re-seeds from os.urandom). Then
-    all of them are registered with the interpreter, so the script's own
-    os.fork() runs each as CPython would.
+    skipped. Every other after-fork hook runs (random's re-seeds from
+    os.urandom). Then all of them are registered with the interpreter, so the
+    script's own os.fork() runs each as CPython would.
 
     numpy's global generator is seeded by the caller when it wrote 624 words
     of os.urandom into its state itself (numpy_legacy_state_address);
     otherwise here, from 256 bits of os.urandom."""
-    os.register_at_fork = _REGISTER_AT_FORK
-    held = list(_HELD_FORK_HOOKS)
-    _HELD_FORK_HOOKS.clear()
-    for before, after_in_child, after_in_parent in held:
-        if after_in_child is not None and not _resets_thread_state(after_in_child):
-            after_in_child()
-    for before, after_in_child, after_in_parent in held:
-        hooks = {"before": before, "after_in_child": after_in_child, "after_in_parent": after_in_parent}
-        _REGISTER_AT_FORK(**{k: v for k, v in hooks.items() if v is not None})
+    _settle_fork_hooks()
+    for hook in _CHILD_RUNS:
+        hook()
+    for hooks in _CHILD_REGISTERS:
+        _REGISTER_AT_FORK(**hooks)
     if not numpy_seeded and "numpy" in sys.modules:
         np = sys.modules["numpy"]
         np.random.seed(np.frombuffer(os.urandom(32), dtype=np.uint32))
@@ -275,6 +290,62 @@ def _has_main(tree):
     return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main" for node in tree.body)
 
 
+# A line that opens a function named main, starting at its first character.
+_DEF_MAIN_LINE = re.compile(r"(?:async[ \t]+)?def[ \t]+main[ \t]*\(")
+
+
+def _compile_checked(script):
+    """The script's code object, or the response document of why it has none.
+
+    The contract's order: parse (syntax_error), a module-level def main on
+    the AST (no_main), compile (syntax_error). Building the AST as Python
+    objects and compiling it again copies about twice the zygote's pages
+    that compiling the source does, so the source is compiled first and the
+    AST is built only when the code cannot settle the answer:
+    - no code object named main among the module's constants: no def main
+      anywhere at module level, so none in the module's body either;
+    - one whose first line starts at its first character with `def main(`
+      or `async def main(`: a statement at column 0 is in the module's body
+      (a compound statement's body is indented; a decorated def's first line
+      is its decorator, which this does not accept).
+    Anything else (a def main in an if, a decorator, a tab, a compile error)
+    takes the AST path, which is the contract itself."""
+    try:
+        code = compile(script, SCRIPT_FILENAME, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return _compile_through_ast(script)
+    firsts = [c.co_firstlineno for c in code.co_consts if isinstance(c, types.CodeType) and c.co_name == "main"]
+    if not firsts:
+        return None, _error(NO_MAIN, NO_MAIN_TEXT)
+    # Lines as the tokenizer numbers them: \r\n and \r end a line, as \n does.
+    lines = script.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if any(0 < n <= len(lines) and _DEF_MAIN_LINE.match(lines[n - 1]) for n in firsts):
+        return code, None
+    return _compile_through_ast(script)
+
+
+def _compile_through_ast(script):
+    try:
+        tree = ast.parse(script, filename=SCRIPT_FILENAME)
+    except SyntaxError as exc:
+        return None, _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{exc.msg} (line {exc.lineno})")
+    except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting
+        return None, _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{exc} (line 1)")
+    if not _has_main(tree):
+        return None, _error(NO_MAIN, NO_MAIN_TEXT)
+    try:
+        return compile(tree, SCRIPT_FILENAME, "exec", dont_inherit=True), None
+    except (SyntaxError, ValueError) as exc:
+        return None, _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', 1)})")
+
+
+# What main() returns that is never awaitable (inspect.isawaitable would walk
+# the Awaitable ABC's caches, copying pages, to say so).
+_PLAIN_RESULTS = frozenset({dict, list, tuple, str, int, float, bool, type(None)})
+# One encoder for every result (json.dumps with these arguments builds one per call).
+_RESULT_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def _flush():
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -285,20 +356,9 @@ def _flush():
 
 def run(script, input_json, max_result_bytes):
     """Runs `script` and returns the response document (bytes)."""
-    try:
-        tree = ast.parse(script, filename=SCRIPT_FILENAME)
-    except SyntaxError as exc:
-        return _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{exc.msg} (line {exc.lineno})")
-    except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting
-        return _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{exc} (line 1)")
-    if not _has_main(tree):
-        return _error(NO_MAIN, NO_MAIN_TEXT)
-
-    try:
-        code = compile(tree, SCRIPT_FILENAME, "exec")
-    except (SyntaxError, ValueError) as exc:
-        return _error(SYNTAX_ERROR, f"{SYNTAX_ERROR_TEXT}{getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', 1)})")
-    del tree
+    code, refusal = _compile_checked(script)
+    if refusal is not None:
+        return refusal
     linecache.cache[SCRIPT_FILENAME] = (len(script), None, script.splitlines(True), SCRIPT_FILENAME)
 
     module = types.ModuleType(SCRIPT_MODULE)
@@ -311,7 +371,7 @@ def run(script, input_json, max_result_bytes):
         exec(code, module.__dict__)
         main = module.__dict__["main"]
         value = main(argument) if has_input else main()
-        if inspect.isawaitable(value):
+        if type(value) not in _PLAIN_RESULTS and inspect.isawaitable(value):
             value = asyncio.run(_await(value))
     except MemoryError:
         _flush()
@@ -328,7 +388,7 @@ def run(script, input_json, max_result_bytes):
     _flush()
 
     try:
-        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = _RESULT_ENCODER.encode(value)
     except MemoryError:
         return _error(MEMORY_LIMIT, MEMORY_LIMIT_TEXT)
     except BaseException as exc:

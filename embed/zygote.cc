@@ -106,6 +106,7 @@ class Zygote {
         interpreter_ = std::make_unique<Interpreter>();
         interpreter_->WarmUp();
         interpreter_->PrepareZygote(policy_.environment);
+        interpreter_->FlushStdio();
         std::vector<std::string> dirs = interpreter_->SysPathDirs();
         policy_.binds = jail::ResolveBindMounts(dirs);
         if (jailer_) {
@@ -128,6 +129,7 @@ class Zygote {
       Log("expected exactly one thread after warm-up, found " + std::to_string(threads));
       return 1;
     }
+    ::fflush(nullptr);  // once: the zygote writes nothing through stdio from here on
     footprint_ = VirtualMemoryBytes();
     proto::Message msg{proto::Kind::kReady};
     if (!proto::Send(kControlFd, msg, EncodeReady(ready))) return 1;
@@ -536,15 +538,11 @@ class Zygote {
         return false;
       }
     }
-    ::fflush(nullptr);
-    if (interpreter_) {
-      interpreter_->FlushStdio();
-      Interpreter::BeforeFork();
-    }
+    // Nothing around fork() on this side (Interpreter::AfterForkChild says
+    // why): each page the zygote writes while spares share it is a copy.
     pid_t pid = ::fork();
     if (pid == 0) RunWorker(std::move(start));
     int fork_errno = errno;
-    if (interpreter_) Interpreter::AfterForkParent();
     if (pid < 0) {
       Retire(std::move(child), std::string("fork: ") + strerror(fork_errno));
       return false;
