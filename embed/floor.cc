@@ -86,11 +86,13 @@ int ForkFloorMain(unsigned count) {
   // Outside the try block, so that a Python error's text is read while the
   // interpreter still exists.
   std::unique_ptr<Interpreter> interpreter;
+  HeapLayout huge;
   try {
-    interpreter = std::make_unique<Interpreter>();
+    interpreter = std::make_unique<Interpreter>(/*for_forking=*/true);
     interpreter->WarmUp();
     interpreter->FlushStdio();
     ::fflush(nullptr);
+    huge = interpreter->CollapseForForking();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "warmjail __fork-floor: %s\n", e.what());
     return 1;
@@ -127,10 +129,10 @@ int ForkFloorMain(unsigned count) {
         "{\"forks\": %u, \"wall_p50_ms\": %.4f, \"wall_p90_ms\": %.4f, \"wall_mean_ms\": %.4f, "
         "\"cpu_ms_per_fork\": %.4f, \"parent_cpu_ms_per_fork\": %.4f, \"child_cpu_ms_per_fork\": %.4f, "
         "\"parent_minflt_per_fork\": %.1f, \"child_minflt_per_fork\": %.1f, "
-        "\"rss_kib\": %ld, \"anonymous_kib\": %ld}\n",
+        "\"rss_kib\": %ld, \"anonymous_kib\": %ld, \"huge_kib\": %ld, \"ranges_not_collapsed\": %u}\n",
         count, Percentile(wall, 0.5), Percentile(wall, 0.9), elapsed / count, (parent_cpu + child_cpu) / count,
         parent_cpu / count, child_cpu / count, double(self1.ru_minflt - self0.ru_minflt) / count,
-        double(kids1.ru_minflt - kids0.ru_minflt) / count, RollupKb("Rss"), RollupKb("Anonymous"));
+        double(kids1.ru_minflt - kids0.ru_minflt) / count, RollupKb("Rss"), RollupKb("Anonymous"), RollupKb("AnonHugePages"), huge.failed_ranges);
     std::fflush(stdout);
   }
   return 0;

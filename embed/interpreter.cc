@@ -41,7 +41,7 @@ PyConfig IsolatedConfig() {
 }
 }  // namespace
 
-Interpreter::Interpreter() : state_(std::make_unique<State>()) {
+Interpreter::Interpreter(bool for_forking) : state_(std::make_unique<State>()) {
   // UTF-8 mode: stdio, open() and file names are UTF-8 whatever the locale,
   // as for python3 under C.UTF-8 (an isolated config leaves the C locale).
   PyPreConfig preconfig;
@@ -49,6 +49,7 @@ Interpreter::Interpreter() : state_(std::make_unique<State>()) {
   preconfig.utf8_mode = 1;
   PyStatus pre = Py_PreInitialize(&preconfig);
   if (PyStatus_Exception(pre)) throw std::runtime_error("Py_PreInitialize failed");
+  if (for_forking) PlaceArenas();
   PyConfig config = IsolatedConfig();
   state_->guard = std::make_unique<py::scoped_interpreter>(&config);
   PyObject* code = Py_CompileString(std::string(kRunnerSource).c_str(), "<warmjail runner>", Py_file_input);
@@ -99,6 +100,8 @@ void Interpreter::PrepareZygote(const std::vector<std::string>& environment) {
   auto address = state_->runner.attr("numpy_legacy_state_address")().cast<uintptr_t>();
   state_->numpy_mt_key = reinterpret_cast<uint32_t*>(address);
 }
+
+HeapLayout Interpreter::CollapseForForking() { return embed::CollapseForForking(); }
 
 namespace {
 constexpr size_t kMtWords = 624;

@@ -103,7 +103,7 @@ class Zygote {
       if (policy_.layers.namespaces && !StartJailer(policy_, options_.tmp_bytes, &jailer_pid_, &jailer_))
         throw std::runtime_error(std::string("could not start the jailer: ") + strerror(errno));
       if (options_.mode == Mode::kZygote) {
-        interpreter_ = std::make_unique<Interpreter>();
+        interpreter_ = std::make_unique<Interpreter>(/*for_forking=*/true);
         interpreter_->WarmUp();
         interpreter_->PrepareZygote(policy_.environment);
         interpreter_->FlushStdio();
@@ -130,6 +130,11 @@ class Zygote {
       return 1;
     }
     ::fflush(nullptr);  // once: the zygote writes nothing through stdio from here on
+    if (interpreter_) {
+      HeapLayout heap = interpreter_->CollapseForForking();
+      Log("heap: " + std::to_string(heap.huge_bytes >> 20) + " of " + std::to_string(heap.anonymous_bytes >> 20) +
+          " MiB of anonymous memory in 2 MiB pages (" + std::to_string(heap.failed_ranges) + " ranges not collapsed)");
+    }
     footprint_ = VirtualMemoryBytes();
     proto::Message msg{proto::Kind::kReady};
     if (!proto::Send(kControlFd, msg, EncodeReady(ready))) return 1;

@@ -93,6 +93,10 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
   // environment is reset in the sandbox).
   for (const char* name : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"})
     if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
+  // Every library function is bound when the zygote loads it, not at its
+  // first call in each child: a lazy binding there runs the dynamic linker
+  // and writes a GOT page, one more copy of the zygote, per sandbox.
+  env.push_back("LD_BIND_NOW=1");
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
