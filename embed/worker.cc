@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -71,7 +72,13 @@ void ApplyJobLimits(const proto::Message& job, bool memory_by_cgroup) {
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
   rlim_t used = static_cast<rlim_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
-  struct rlimit cpu = {used + job.cpu_seconds, used + job.cpu_seconds + 1};
+  struct rlimit cpu = {used + job.cpu_seconds, used + job.cpu_seconds + 1}, now {};
+  // Never above the spare's own (the server's maximum): raising a hard
+  // limit is refused, and the refusal would leave the job's unset.
+  if (::getrlimit(RLIMIT_CPU, &now) == 0) {
+    cpu.rlim_max = std::min(cpu.rlim_max, now.rlim_max);
+    cpu.rlim_cur = std::min(cpu.rlim_cur, cpu.rlim_max);
+  }
   ::setrlimit(RLIMIT_CPU, &cpu);
   if (!memory_by_cgroup) {
     // Counted above what this worker already maps, warmed interpreter and all.

@@ -1,5 +1,7 @@
 #include "jail/environment.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 namespace wj::jail {
@@ -23,7 +25,20 @@ std::vector<std::string> SandboxEnvironment() {
   };
 }
 
+namespace {
+// Whether the environment is exactly `env`, entry for entry.
+bool EnvironmentIs(const std::vector<std::string>& env) {
+  size_t n = 0;
+  for (char** entry = environ; *entry != nullptr; ++entry, ++n)
+    if (n >= env.size() || env[n] != *entry) return false;
+  return n == env.size();
+}
+}  // namespace
+
 Status ResetEnvironment(const std::vector<std::string>& env) {
+  // A zygote's child already has it (the zygote set it once, for all of
+  // them): rewriting it would only copy the zygote's pages that hold it.
+  if (EnvironmentIs(env)) return Status::Ok();
   if (::clearenv() != 0) return Status::Error("clearenv() failed");
   for (const std::string& entry : env) {
     size_t eq = entry.find('=');
