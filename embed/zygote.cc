@@ -159,6 +159,8 @@ class Zygote {
     std::unique_ptr<jail::ChildCgroup> cgroup;
     bool ready = false;    // set up and waiting for a job
     bool prewarmed = false;  // asked to warm up (kPrewarm) while the server was idle
+    bool ended_by_zygote = false;  // a warmed spare ended to make room (PickSpare)
+    bool memory_refused = false;   // its job's memory limit could not be set: ended as over it
     uint64_t job_id = 0;   // 0 while a spare
     uint64_t memory_bytes = 0;
     uid_t host_uid = 0;    // leased from the pool (0: none)
@@ -304,28 +306,62 @@ class Zygote {
     DispatchPending();
   }
 
+  // The ready spare a job goes to: a warmed one first (its request pays
+  // fewer copy-on-write faults), but only one that already holds less
+  // memory than the job's limit allows (a warm-up copies a few MiB), then
+  // the oldest. end() when only warmed spares are ready and none is below
+  // the job's limit: one of them is ended (a fresh spare replaces it), and
+  // the job waits for that.
+  std::deque<pid_t>::iterator PickSpare(uint64_t memory_bytes) {
+    auto below_limit = [&](const Child& c) {
+      if (!c.cgroup || memory_bytes >= c.memory_bytes) return true;
+      return c.cgroup->MemoryUsageBytes() < memory_bytes;
+    };
+    auto pick = std::find_if(ready_.begin(), ready_.end(), [&](pid_t p) {
+      const Child& c = children_.at(p);
+      return c.prewarmed && below_limit(c);
+    });
+    if (pick != ready_.end()) return pick;
+    pick = std::find_if(ready_.begin(), ready_.end(), [&](pid_t p) { return !children_.at(p).prewarmed; });
+    if (pick != ready_.end()) return pick;
+    pid_t warmed = ready_.front();
+    ready_.pop_front();
+    Child& child = children_.at(warmed);
+    child.ready = false;
+    child.KillAll(!policy_.layers.namespaces);  // reaped as a spare that ended before any job, quietly
+    child.ended_by_zygote = true;
+    return ready_.end();
+  }
+
   // Hands waiting jobs to ready spares, oldest first on both sides.
   void DispatchPending() {
     while (!pending_.empty() && !ready_.empty()) {
-      // A warmed spare first: its request pays fewer copy-on-write faults.
-      auto pick = std::find_if(ready_.begin(), ready_.end(), [this](pid_t p) {
-        auto c = children_.find(p);
-        return c != children_.end() && c->second.prewarmed;
-      });
-      if (pick == ready_.end()) pick = ready_.begin();
+      PendingJob& job = pending_.front();
+      auto pick = PickSpare(job.msg.memory_bytes);
+      if (pick == ready_.end()) break;  // the job waits for the fresh spare
       pid_t pid = *pick;
       ready_.erase(pick);
       auto it = children_.find(pid);
       if (it == children_.end()) continue;
       Child& child = it->second;
-      PendingJob& job = pending_.front();
+      bool memory_refused = false;
       if (child.cgroup && job.msg.memory_bytes != child.memory_bytes) {
         Status s = child.cgroup->SetMemoryLimit(job.msg.memory_bytes);
-        if (!s.ok()) Log("memory limit: " + s.message());
+        if (!s.ok()) {
+          // cgroup v1 refuses a limit below what the cgroup holds (v2 would
+          // OOM-kill it): the sandbox needs more than the job's limit before
+          // the script even starts. The job never reaches it, and ends as
+          // the memory limit's outcome, never with the server's limit.
+          Log("memory limit: " + s.message() + "; the job ends as over its memory limit");
+          memory_refused = true;
+        }
       }
       std::vector<int> raw;
       for (const UniqueFd& fd : job.fds) raw.push_back(fd.get());
-      if (!proto::Send(child.sock.get(), job.msg, "", raw)) {
+      if (memory_refused) {
+        child.memory_refused = true;
+        child.KillAll(!policy_.layers.namespaces);
+      } else if (!proto::Send(child.sock.get(), job.msg, "", raw)) {
         // The spare died while waiting; it is reaped as such.
         child.ready = false;
         continue;
@@ -609,7 +645,7 @@ class Zygote {
                                  ? "the sandbox ran out of memory during set-up: the memory limit is below what the "
                                    "warm interpreter needs"
                                  : "the sandbox exited during set-up (status " + std::to_string(status) + ")";
-        if (!child.ready) {
+        if (!child.ready && !child.ended_by_zygote) {
           FailPending(reason);
           ++consecutive_failures_;
         }
@@ -665,7 +701,7 @@ class Zygote {
     exited.user_us = static_cast<int64_t>(total_us) - exited.system_us;
     exited.max_rss_kb = ru.ru_maxrss;
     if (child.cgroup) {
-      exited.oom_killed = child.cgroup->OomKilled();
+      exited.oom_killed = child.cgroup->OomKilled() || child.memory_refused;
       exited.peak_memory_bytes = child.cgroup->PeakMemoryBytes();
     }
     proto::Send(kControlFd, exited);

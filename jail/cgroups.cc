@@ -161,6 +161,11 @@ uint64_t ChildCgroup::PeakMemoryBytes() const {
   return ReadNumber(memory_dir_ + "/memory.max_usage_in_bytes");
 }
 
+uint64_t ChildCgroup::MemoryUsageBytes() const {
+  if (version_ == 2) return ReadNumber(memory_dir_ + "/memory.current");
+  return ReadNumber(memory_dir_ + "/memory.usage_in_bytes");
+}
+
 CgroupManager::CgroupManager(int version, std::string memory_base, std::string pids_base, bool owns_base)
     : version_(version), owns_base_(owns_base), memory_base_(std::move(memory_base)), pids_base_(std::move(pids_base)) {}
 

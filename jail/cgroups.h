@@ -33,6 +33,8 @@ class ChildCgroup {
   bool OomKilled() const;
   // The highest memory use seen, in bytes (0 when the kernel does not say).
   uint64_t PeakMemoryBytes() const;
+  // The memory charged to it now, in bytes (0 when the kernel does not say).
+  uint64_t MemoryUsageBytes() const;
   // Lowers (or raises up to the server's maximum) the memory limit.
   Status SetMemoryLimit(uint64_t bytes) const;
 

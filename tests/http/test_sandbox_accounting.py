@@ -221,6 +221,30 @@ class HostUidPerSandbox(harness.ServerTestCase):
         self.assertEqual((status, data.get("result")), (200, 65536), data)
 
 
+ALLOCATE_64_MIB = "def main():\n    b = bytearray(64 << 20)\n    return len(b)\n"
+
+
+class JobMemoryLimitOnWarmedSpares(harness.ServerTestCase):
+    """A request's own memory limit holds on whichever spare it gets. A spare
+    warmed while the server is idle holds a few MiB of copied pages; under
+    cgroup v1 a limit below that could not be set, and the job ran with the
+    server's 512 MiB instead (a 2 MiB request allocated 64 MiB)."""
+
+    server_args = ("--workers", "2", "--spares", "2")
+
+    def test_small_limit_after_idle(self):
+        for _ in range(2):
+            time.sleep(2.0)  # idle: the spares are warmed, one after the other
+            self.assertFailure(self.execute({"script": ALLOCATE_64_MIB, "limits": {"memory_mb": 2}}),
+                               422, "memory_limit", error="Script execution error: Memory limit exceeded")
+
+    def test_small_limit_still_runs_a_small_script(self):
+        # Below what a warmed spare holds, above what a fresh one does: the
+        # job goes to a fresh spare (one is made for it) and runs.
+        time.sleep(2.0)
+        self.assertOk(self.execute({"script": "def main():\n    return 7\n", "limits": {"memory_mb": 4}}), 7)
+
+
 class SetupFailureReason(unittest.TestCase):
     """What a sandbox needs before the script starts, against the smallest
     memory limit there is."""
