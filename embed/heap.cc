@@ -68,7 +68,8 @@ void ArenaFree(void*, void* p, size_t size) {
 }
 
 constexpr size_t kPagesPerHuge = kHuge / 4096;
-// Collapsed only when at least 15/16 of the range is resident already.
+// Collapsed only when at least 15/16 of the range is resident already: the
+// collapse fills the holes, so the zygote grows by at most 1/16 of a range.
 constexpr size_t kMinPresent = kPagesPerHuge - kPagesPerHuge / 16;
 
 size_t PresentPages(int pagemap, uintptr_t start) {
@@ -103,6 +104,9 @@ void PlaceArenas() {
 HeapLayout CollapseForForking() {
   HeapLayout layout;
   UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  // Without the page map there is no telling a dense range from a sparse
+  // one, which the collapse would fill; and the sizes here are x86-64's.
+  if (!pagemap || ::sysconf(_SC_PAGESIZE) != 4096) return layout;
   if (region.base != 0 && !region.sealed) {
     region.sealed = true;
     // The unused rest of the region goes: a child's address space (and its
@@ -126,7 +130,7 @@ HeapLayout CollapseForForking() {
     for (uintptr_t p = (lo + kHuge - 1) & ~(kHuge - 1); p + kHuge <= hi; p += kHuge) {
       // A huge page is resident whole: a range mostly absent would grow
       // the zygote by its holes.
-      if (pagemap && PresentPages(pagemap.get(), p) < kMinPresent) continue;
+      if (PresentPages(pagemap.get(), p) < kMinPresent) continue;
       if (::madvise(reinterpret_cast<void*>(p), kHuge, MADV_COLLAPSE) != 0) ++layout.failed_ranges;
     }
   }

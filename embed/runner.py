@@ -50,6 +50,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
+import warnings  # noqa: E402
 
 SCRIPT_FILENAME = "<script>"
 SCRIPT_MODULE = "__script__"
@@ -302,8 +303,9 @@ def _compile_checked(script):
     objects and compiling it again copies about twice the zygote's pages
     that compiling the source does, so the source is compiled first and the
     AST is built only when the code cannot settle the answer:
-    - no code object named main among the module's constants: no def main
-      anywhere at module level, so none in the module's body either;
+    - the name main stored nowhere at module level (not in co_names, which
+      the compiler never prunes; a def after a raise is dropped from the
+      constants as unreachable, but its name stays): no def main there;
     - one whose first line starts at its first character with `def main(`
       or `async def main(`: a statement at column 0 is in the module's body
       (a compound statement's body is indented; a decorated def's first line
@@ -313,15 +315,24 @@ def _compile_checked(script):
     try:
         code = compile(script, SCRIPT_FILENAME, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return _compile_through_ast(script)
-    firsts = [c.co_firstlineno for c in code.co_consts if isinstance(c, types.CodeType) and c.co_name == "main"]
-    if not firsts:
+        return _compile_again_through_ast(script)
+    if "main" not in code.co_names:
         return None, _error(NO_MAIN, NO_MAIN_TEXT)
+    firsts = [c.co_firstlineno for c in code.co_consts if isinstance(c, types.CodeType) and c.co_name == "main"]
     # Lines as the tokenizer numbers them: \r\n and \r end a line, as \n does.
     lines = script.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if any(0 < n <= len(lines) and _DEF_MAIN_LINE.match(lines[n - 1]) for n in firsts):
         return code, None
-    return _compile_through_ast(script)
+    return _compile_again_through_ast(script)
+
+
+def _compile_again_through_ast(script):
+    """The AST path after the source was compiled once already: that compile
+    has printed the parser's and the compiler's warnings (the script's
+    stderr), up to the same point, so this one prints none of them again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _compile_through_ast(script)
 
 
 def _compile_through_ast(script):

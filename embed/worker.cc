@@ -77,7 +77,7 @@ void ApplyJobLimits(const proto::Message& job, bool memory_by_cgroup) {
   // limit is refused, and the refusal would leave the job's unset.
   if (::getrlimit(RLIMIT_CPU, &now) == 0) {
     cpu.rlim_max = std::min(cpu.rlim_max, now.rlim_max);
-    cpu.rlim_cur = std::min(cpu.rlim_cur, cpu.rlim_max);
+    cpu.rlim_cur = std::min(cpu.rlim_cur, now.rlim_cur);  // SIGXCPU still comes before SIGKILL
   }
   ::setrlimit(RLIMIT_CPU, &cpu);
   if (!memory_by_cgroup) {

@@ -159,7 +159,6 @@ class Zygote {
     std::unique_ptr<jail::ChildCgroup> cgroup;
     bool ready = false;    // set up and waiting for a job
     bool prewarmed = false;  // asked to warm up (kPrewarm) while the server was idle
-    bool ended_by_zygote = false;  // a warmed spare ended to make room (PickSpare)
     bool memory_refused = false;   // its job's memory limit could not be set: ended as over it
     uint64_t job_id = 0;   // 0 while a spare
     uint64_t memory_bytes = 0;
@@ -307,11 +306,11 @@ class Zygote {
   }
 
   // The ready spare a job goes to: a warmed one first (its request pays
-  // fewer copy-on-write faults), but only one that already holds less
-  // memory than the job's limit allows (a warm-up copies a few MiB), then
-  // the oldest. end() when only warmed spares are ready and none is below
-  // the job's limit: one of them is ended (a fresh spare replaces it), and
-  // the job waits for that.
+  // fewer copy-on-write faults), but only one that holds less memory than
+  // the job's own limit (a warm-up copies a few MiB), else a fresh one.
+  // end() when only warmed spares are ready and none is below the job's
+  // limit: the job waits for the fresh spare Replenish makes for it (it
+  // keeps a spare beyond every waiting job).
   std::deque<pid_t>::iterator PickSpare(uint64_t memory_bytes) {
     auto below_limit = [&](const Child& c) {
       if (!c.cgroup || memory_bytes >= c.memory_bytes) return true;
@@ -322,23 +321,20 @@ class Zygote {
       return c.prewarmed && below_limit(c);
     });
     if (pick != ready_.end()) return pick;
-    pick = std::find_if(ready_.begin(), ready_.end(), [&](pid_t p) { return !children_.at(p).prewarmed; });
-    if (pick != ready_.end()) return pick;
-    pid_t warmed = ready_.front();
-    ready_.pop_front();
-    Child& child = children_.at(warmed);
-    child.ready = false;
-    child.KillAll(!policy_.layers.namespaces);  // reaped as a spare that ended before any job, quietly
-    child.ended_by_zygote = true;
-    return ready_.end();
+    return std::find_if(ready_.begin(), ready_.end(), [&](pid_t p) { return !children_.at(p).prewarmed; });
   }
 
   // Hands waiting jobs to ready spares, oldest first on both sides.
   void DispatchPending() {
-    while (!pending_.empty() && !ready_.empty()) {
-      PendingJob& job = pending_.front();
+    // Oldest job first; one that no ready spare suits waits without holding
+    // up the jobs behind it.
+    for (auto job_it = pending_.begin(); job_it != pending_.end() && !ready_.empty();) {
+      PendingJob& job = *job_it;
       auto pick = PickSpare(job.msg.memory_bytes);
-      if (pick == ready_.end()) break;  // the job waits for the fresh spare
+      if (pick == ready_.end()) {
+        ++job_it;
+        continue;
+      }
       pid_t pid = *pick;
       ready_.erase(pick);
       auto it = children_.find(pid);
@@ -385,7 +381,7 @@ class Zygote {
       std::vector<int> out_fds;
       if (pidfd) out_fds.push_back(pidfd.get());
       proto::Send(kControlFd, started, "", out_fds);
-      pending_.pop_front();
+      job_it = pending_.erase(job_it);
     }
   }
 
@@ -645,7 +641,7 @@ class Zygote {
                                  ? "the sandbox ran out of memory during set-up: the memory limit is below what the "
                                    "warm interpreter needs"
                                  : "the sandbox exited during set-up (status " + std::to_string(status) + ")";
-        if (!child.ready && !child.ended_by_zygote) {
+        if (!child.ready) {
           FailPending(reason);
           ++consecutive_failures_;
         }

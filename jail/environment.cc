@@ -28,6 +28,7 @@ std::vector<std::string> SandboxEnvironment() {
 namespace {
 // Whether the environment is exactly `env`, entry for entry.
 bool EnvironmentIs(const std::vector<std::string>& env) {
+  if (environ == nullptr) return env.empty();  // after clearenv()
   size_t n = 0;
   for (char** entry = environ; *entry != nullptr; ++entry, ++n)
     if (n >= env.size() || env[n] != *entry) return false;

@@ -11,6 +11,7 @@ import os
 import random
 import sys
 import unittest
+import warnings
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "embed"))
@@ -73,6 +74,13 @@ CORPUS = [
     "x = (1 +\n2)\ndef main(): return x\n",
     "def main():\n  return 1\n" * 3,
     "(" * 300 + ")" * 300 + "\ndef main():\n    return 1\n",
+    # code after a statement that always stops is unreachable: the compiler
+    # drops main's code object, the AST still has the def
+    "raise SystemExit\ndef main():\n    return 1\n",
+    "assert False\ndef main():\n    return 1\n",
+    "while True:\n    pass\ndef main():\n    return 1\n",
+    "if x:\n    raise KeyError\nelse:\n    raise ValueError\ndef main():\n    return 1\n",
+    "try:\n    pass\nfinally:\n    raise SystemExit\nasync def main():\n    return 1\n",
     "x = " + "[" * 120 + "]" * 120 + "\ndef main():\n    return 1\n",
 ]
 
@@ -96,6 +104,15 @@ class MainCheck(unittest.TestCase):
         fast = outcome(runner._compile_checked(script))
         contract = outcome(runner._compile_through_ast(script))
         self.assertEqual(fast, contract, "the compile shortcut and the AST differ on %r" % script)
+
+    def setUp(self):
+        # The corpus' own SyntaxWarnings are not what is compared here.
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore")
+
+    def tearDown(self):
+        self._warnings.__exit__(None, None, None)
 
     def test_corpus(self):
         for script in CORPUS:
@@ -123,6 +140,8 @@ class MainCheck(unittest.TestCase):
             "s = '''\n", "'''\n", "x = (\n", ")\n", "try:\n    pass\nexcept Exception:\n    pass\n",
             "\tdef main():\n\t\treturn 3\n", "def main \\\n():\n    return 4\n", "main = 1\n",
             "def other():\n    return 0\n", "\r\n", "\x0c\n", "# def main():\n", "pass\n",
+            # what ends execution: the compiler drops what follows as unreachable
+            "raise SystemExit\n", "while True:\n    pass\n", "assert False\n", "x = 1 is 1\n",
         ]
         rng = random.Random(20261203)
         for _ in range(1500):
@@ -173,6 +192,27 @@ os.close(w)
 os.waitpid(pid, 0)
 print(json.dumps({"held": held, "restored": restored, "ran": ran, "grandchild": os.read(r, 100).decode()}))
 """
+
+
+class CompileWarnings(unittest.TestCase):
+    def test_printed_once_when_the_ast_path_is_taken(self):
+        # A decorated main takes the AST path after the source was compiled
+        # once: the compiler's SyntaxWarning still reaches stderr once.
+        import contextlib
+        import io
+        import warnings
+
+        for script in ("def dec(f):\n    return f\n@dec\ndef main():\n    return 1 is 1\n",
+                       "x = '\\d'\nif x:\n    def main():\n        return x\nreturn 1\n"):
+            with self.subTest(script=script):
+                err = io.StringIO()
+                with contextlib.redirect_stderr(err), warnings.catch_warnings():
+                    warnings.simplefilter("default")
+                    warnings.filterwarnings("default", category=SyntaxWarning)
+                    warnings.filterwarnings("default", category=DeprecationWarning)
+                    runner._compile_checked(script)
+                first = [line for line in err.getvalue().splitlines() if "Warning" in line]
+                self.assertEqual(len(first), 1, err.getvalue())
 
 
 class ForkHooks(unittest.TestCase):
