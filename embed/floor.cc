@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "embed/heap.h"
 #include "embed/interpreter.h"
 
 namespace wj::embed {
@@ -92,7 +93,7 @@ int ForkFloorMain(unsigned count) {
     interpreter->WarmUp();
     interpreter->FlushStdio();
     ::fflush(nullptr);
-    huge = interpreter->CollapseForForking();
+    huge = CollapseForForking();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "warmjail __fork-floor: %s\n", e.what());
     return 1;

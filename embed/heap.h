@@ -10,8 +10,8 @@
 // the zygote warms up. CollapseForForking, once the zygote is warm, ends that
 // (later arenas, in children too, come from mmap as before) and asks the
 // kernel to back every 2 MiB-aligned range of the zygote's private anonymous
-// memory with a huge page (MADV_COLLAPSE, which needs no THP setting but
-// "never"). A child's first write to a huge page splits its own mapping and
+// memory that is at least 15/16 resident with a huge page (MADV_COLLAPSE,
+// which needs no THP setting but "never"). A child's first write to a huge page splits its own mapping and
 // copies 4 KiB, as before; the zygote's mapping stays huge.
 #pragma once
 #include <cstddef>

@@ -3,6 +3,8 @@
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 
+#include "embed/heap.h"
+
 #include <sys/random.h>
 
 #include <cerrno>
@@ -100,8 +102,6 @@ void Interpreter::PrepareZygote(const std::vector<std::string>& environment) {
   auto address = state_->runner.attr("numpy_legacy_state_address")().cast<uintptr_t>();
   state_->numpy_mt_key = reinterpret_cast<uint32_t*>(address);
 }
-
-HeapLayout Interpreter::CollapseForForking() { return embed::CollapseForForking(); }
 
 namespace {
 constexpr size_t kMtWords = 624;

@@ -7,15 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "embed/heap.h"
-
 namespace wj::embed {
 
 class Interpreter {
  public:
   // Starts CPython and imports the runner. Throws std::runtime_error. A
   // zygote's interpreter (for_forking) takes its object arenas from one
-  // region, for CollapseForForking (embed/heap.h).
+  // region, for CollapseForForking (embed/heap.h) once it is warm.
   explicit Interpreter(bool for_forking = false);
   ~Interpreter();
   Interpreter(const Interpreter&) = delete;
@@ -30,8 +28,6 @@ class Interpreter {
   // Zygote side, once, before the first fork: what every child starts with
   // (the sandbox's environment in os.environ, line-buffered stdio).
   void PrepareZygote(const std::vector<std::string>& environment);
-  // Last, before the first fork: the heap in huge pages where it can be.
-  HeapLayout CollapseForForking();
   // Child side, after the jail: per-child state (random seeds), then the
   // script. Run returns the response document.
   void PrepareChild();

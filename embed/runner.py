@@ -306,8 +306,8 @@ def _compile_checked(script):
     - the name main stored nowhere at module level (not in co_names, which
       the compiler never prunes; a def after a raise is dropped from the
       constants as unreachable, but its name stays): no def main there;
-    - one whose first line starts at its first character with `def main(`
-      or `async def main(`: a statement at column 0 is in the module's body
+    - a constant code object named main whose first line starts at its
+      first character with `def main(` or `async def main(`: a statement at column 0 is in the module's body
       (a compound statement's body is indented; a decorated def's first line
       is its decorator, which this does not accept).
     Anything else (a def main in an if, a decorator, a tab, a compile error)

@@ -28,6 +28,7 @@
 #include <stdexcept>
 #include <cstring>
 
+#include "embed/heap.h"
 #include "embed/interpreter.h"
 #include "embed/jailer.h"
 #include "embed/worker.h"
@@ -131,7 +132,7 @@ class Zygote {
     }
     ::fflush(nullptr);  // once: the zygote writes nothing through stdio from here on
     if (interpreter_) {
-      HeapLayout heap = interpreter_->CollapseForForking();
+      HeapLayout heap = CollapseForForking();
       Log("heap: " + std::to_string(heap.huge_bytes >> 20) + " of " + std::to_string(heap.anonymous_bytes >> 20) +
           " MiB of anonymous memory in 2 MiB pages (" + std::to_string(heap.failed_ranges) + " ranges not collapsed)");
     }
@@ -340,7 +341,6 @@ class Zygote {
       auto it = children_.find(pid);
       if (it == children_.end()) continue;
       Child& child = it->second;
-      bool memory_refused = false;
       if (child.cgroup && job.msg.memory_bytes != child.memory_bytes) {
         Status s = child.cgroup->SetMemoryLimit(job.msg.memory_bytes);
         if (!s.ok()) {
@@ -349,13 +349,12 @@ class Zygote {
           // the script even starts. The job never reaches it, and ends as
           // the memory limit's outcome, never with the server's limit.
           Log("memory limit: " + s.message() + "; the job ends as over its memory limit");
-          memory_refused = true;
+          child.memory_refused = true;
         }
       }
       std::vector<int> raw;
       for (const UniqueFd& fd : job.fds) raw.push_back(fd.get());
-      if (memory_refused) {
-        child.memory_refused = true;
+      if (child.memory_refused) {
         child.KillAll(!policy_.layers.namespaces);
       } else if (!proto::Send(child.sock.get(), job.msg, "", raw)) {
         // The spare died while waiting; it is reaped as such.
