@@ -1,6 +1,7 @@
 // warmjail: run untrusted Python over HTTP in a sandbox forked from a warm
 // zygote. Subcommands: serve (default), run, check; __zygote and __fork-floor
 // (the bench's cost floor, embed/floor.h) are internal.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -103,6 +104,9 @@ void AddServeOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_API_TOKEN_FILE");
 }
 
+constexpr int kServerMallocArenas = 4;
+constexpr int kServerMmapThresholdBytes = 128 * 1024;
+
 // Everything serve and run share: cgroups (before any thread), the zygote,
 // the layer check. Exits the process on failure.
 struct Runtime {
@@ -148,6 +152,13 @@ int StartRuntime(Config& config, Runtime* rt) {
 }
 
 int Serve(Config& config) {
+  // The server's memory must not grow with its connection threads: a thread
+  // that glibc gives an arena of its own keeps the response buffers it freed
+  // (up to the output caps, megabytes each) resident in that arena. A few
+  // shared arenas, and buffers past the threshold mapped and unmapped on
+  // their own (a fixed threshold: glibc's adaptive one rises to keep them).
+  ::mallopt(M_ARENA_MAX, kServerMallocArenas);
+  ::mallopt(M_MMAP_THRESHOLD, kServerMmapThresholdBytes);
   // Signals are taken by one thread with sigwait(); every thread started
   // from here on inherits the blocked mask.
   sigset_t signals;

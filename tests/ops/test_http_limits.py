@@ -10,7 +10,9 @@
   many clients together filling --max-connections: the health paths answer
   within a second, other requests past the caps are refused at once (429 /
   503, JSON) instead of waiting;
-- a request head dribbled byte by byte is cut off at --header-timeout.
+- a request head dribbled byte by byte is cut off at --header-timeout;
+- more connections at once (more connection threads) do not make the
+  server keep the large responses it sent resident.
 
 The RSS bounds are generous (+50 MiB against 200 MiB sent): they tell an
 attack that is read into memory from one that is not, not a tight budget.
@@ -350,6 +352,50 @@ class Starvation(HttpLimitsCase):
         self.assertEqual(hdrs.get("Retry-After"), "1")
         self.assertTrue(hdrs.get("X-Request-Id"))
         self.assertLess(took, 1.0)
+
+
+class ConnectionThreadMemory(HttpLimitsCase):
+    """More clients at once start more connection threads (kept for reuse up
+    to --max-connections). Each response here carries 1 MiB of stdout; the
+    buffers a thread frees must not stay resident in an allocator arena of
+    its own, so the server's RSS grows by a thread's stack and bookkeeping,
+    not by the megabytes it once sent (before the fix: ~1.8 MiB per thread)."""
+    server_args = ("--workers", "2")
+    PER_THREAD_BOUND = MIB // 2
+
+    def burst(self, clients):
+        body = {"script": "import sys\ndef main():\n    sys.stdout.write('x' * (2 * 1024 * 1024))\n"
+                          "    return 'done'\n"}
+        outcomes = []
+
+        def one():
+            status, _, data = self.server.post_execute(body, timeout=60)
+            outcomes.append((status, data.get("result"), data.get("stdout_truncated"), len(data.get("stdout", ""))))
+
+        threads = [threading.Thread(target=one) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(outcomes, [(200, "done", True, MIB)] * clients)
+
+    def test_rss_does_not_grow_with_connection_threads(self):
+        pid = self.server.proc.pid
+        for _ in range(3):
+            self.burst(4)
+        time.sleep(0.5)
+        rss_before, threads_before = opslib.rss_bytes(pid), opslib.thread_count(pid)
+        for _ in range(3):
+            self.burst(24)
+        time.sleep(0.5)
+        rss_after, threads_after = opslib.rss_bytes(pid), opslib.thread_count(pid)
+        new_threads = threads_after - threads_before
+        sys.stderr.write("\nconnection threads %d -> %d, RSS %.1f -> %.1f MiB\n"
+                         % (threads_before, threads_after, rss_before / MIB, rss_after / MIB))
+        self.assertGreaterEqual(new_threads, 10, "24 clients at once did not start new connection threads")
+        per_thread = (rss_after - rss_before) / new_threads
+        self.assertLess(per_thread, self.PER_THREAD_BOUND, "RSS grew %.0f KiB per new connection thread"
+                        % (per_thread / 1024))
 
 
 class HeaderDeadline(HttpLimitsCase):

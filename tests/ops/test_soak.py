@@ -14,8 +14,9 @@ queue is far larger than the concurrency). Afterwards: server descriptors
 back to the post-warm-up baseline, no process under the server beyond the
 zygote and its idle spares, no zombie, no cgroup beyond the spares', no new
 mount, server RSS growth under 10% between the middle and the end of the run
-(a leak grows with the requests served; an allocator arena that a new thread
-opens moves the RSS once, early, and is not a leak), one log
+(a leak grows with the requests served; a connection thread started late
+adds its stack, not an arena of freed response buffers: see
+test_http_limits.ConnectionThreadMemory), one log
 line per /execute request (and none holding a script or its output), and
 /metrics counting exactly what the clients saw.
 
@@ -434,8 +435,8 @@ class Soak(unittest.TestCase):
         cases = [mix.next(i) for i in range(REQUESTS)]
         warmup, main = cases[:warmup_n], cases[warmup_n:]
         # The warm-up also sends a burst of the largest responses (1 MiB of
-        # output each) on all connections at once, so that the allocator's
-        # per-thread arenas have seen their peak before the RSS baseline.
+        # output each) on all connections at once, so that the connection
+        # threads and the allocator's arenas exist before the RSS baseline.
         warmup += [mix.big_output(REQUESTS + i) for i in range(8 * CONCURRENCY)]
 
         mounts_before = opslib.read_mountinfo()
@@ -470,7 +471,7 @@ class Soak(unittest.TestCase):
         threads_base = opslib.thread_count(pid)
 
         # The memory baseline is the middle of the run, not its start: by then
-        # every connection thread and its arena exist, so what grows from
+        # every connection thread exists, so what grows from
         # there to the end grows with the requests served.
         half = len(main) // 2
         progress = max(500, len(main) // 10)
