@@ -359,7 +359,7 @@ class ConnectionThreadMemory(HttpLimitsCase):
     to --max-connections). Each response here carries 1 MiB of stdout; the
     buffers a thread frees must not stay resident in an allocator arena of
     its own, so the server's RSS grows by a thread's stack and bookkeeping,
-    not by the megabytes it once sent (before the fix: ~1.8 MiB per thread)."""
+    not by the megabytes it once sent (before the fix: ~1.7 MiB per thread)."""
     server_args = ("--workers", "2")
     PER_THREAD_BOUND = MIB // 2
 
