@@ -2,7 +2,10 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include "src/connections.h"
@@ -178,8 +181,19 @@ bool HttpServer::Listen(std::string* error) {
     Write(JsonError(500, "internal", "Internal server error"), RequestIdFor(req), res);
   });
 
+  // SO_REUSEADDR only: a successor binds at once over its predecessor's
+  // TIME_WAIT connections, but never beside a server still listening.
+  // (cpp-httplib's default is SO_REUSEPORT, which let a second warmjail share
+  // the port and silently take part of the first one's connections.)
+  svr.set_socket_options([](socket_t sock) {
+    int one = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  });
+  errno = 0;
   if (!svr.bind_to_port(config_.host.c_str(), config_.port)) {
+    int err = errno;
     *error = "cannot listen on " + config_.host + ":" + std::to_string(config_.port);
+    if (err != 0) *error += std::string(": ") + std::strerror(err);
     return false;
   }
   LogEvent("listening", {{"host", config_.host}, {"port", config_.port}});

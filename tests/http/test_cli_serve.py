@@ -2,6 +2,7 @@
 platforms and the image set, --port and WARMJAIL_PORT override it, and a PORT
 that is not a port number is a usage error (exit 2), never ignored."""
 
+import http.client
 import os
 import subprocess
 import sys
@@ -34,6 +35,13 @@ def wait_healthy(proc, port, seconds=60.0):
     return False
 
 
+def time_wait_local_ports():
+    """The local ports of /proc/net/tcp's sockets in state TIME_WAIT (06)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f][1:]
+    return {int(row[1].rsplit(":", 1)[1], 16) for row in rows if row[3] == "06"}
+
+
 def refused(port):
     try:
         harness.request(port, "GET", "/healthz", timeout=2)
@@ -63,6 +71,47 @@ class ServePort(unittest.TestCase):
         port = harness.free_port()
         proc = self.start([], {"PORT": str(port)})
         self.assertTrue(wait_healthy(proc, port), "not serving on $PORT %d" % port)
+
+    def test_port_in_use_is_refused(self):
+        """A second server on a port another one listens on fails to start
+        (exit 1, the port named) and the first keeps every request. cpp-httplib
+        sets SO_REUSEPORT by default, which let the second bind beside the
+        first and take a share of its connections without a word."""
+        port = harness.free_port()
+        first = self.start(["--port", str(port)], {})
+        self.assertTrue(wait_healthy(first, port), "the first server is not serving on %d" % port)
+        second = self.start(["--port", str(port)], {})
+        _, err = second.communicate(timeout=120)
+        self.assertEqual(second.returncode, 1, err)
+        self.assertIn(b"cannot listen on %s:%d: Address already in use" % (harness.HOST.encode(), port), err)
+        self.assertIsNone(first.poll())
+        # Every new connection reaches the first server: it is the only one.
+        for _ in range(20):
+            status, _, _, raw = harness.request(port, "GET", "/healthz", timeout=5)
+            self.assertEqual(status, 200, raw)
+
+    def test_port_reused_at_once_after_a_stop(self):
+        """A server stopped while a client's keep-alive connection was open
+        closes it first, which leaves the port in TIME_WAIT; its successor
+        still binds at once (SO_REUSEADDR)."""
+        port = harness.free_port()
+        first = self.start(["--port", str(port)], {})
+        self.assertTrue(wait_healthy(first, port), "the first server is not serving on %d" % port)
+        conn = http.client.HTTPConnection(harness.HOST, port, timeout=30)
+        self.addCleanup(conn.close)
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        response.read()
+        self.assertEqual(response.status, 200)
+        first.terminate()
+        self.assertEqual(first.wait(timeout=60), 0)
+        conn.close()  # the server's half, closed first, now waits in TIME_WAIT
+        deadline = time.monotonic() + 5
+        while port not in time_wait_local_ports() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn(port, time_wait_local_ports(), "the stopped server left no TIME_WAIT")
+        second = self.start(["--port", str(port)], {})
+        self.assertTrue(wait_healthy(second, port), "the successor did not bind port %d" % port)
 
     def test_bad_port_env_is_a_usage_error(self):
         for bad in ("http", "80x", "70000", ""):
