@@ -286,6 +286,8 @@ int main(int argc, char** argv) {
   CLI::App* fork_floor = app.add_subcommand("__fork-floor", "")->group("");
   unsigned floor_count = 1000;
   fork_floor->add_option("--count", floor_count, "Forks to measure");
+  std::string floor_script;
+  fork_floor->add_option("--script", floor_script, "Each child runs this script's main() (no jail)");
 
   // No subcommand: serve, with serve's options accepted at the top level.
   AddServeOptions(&app, config);
@@ -313,7 +315,7 @@ int main(int argc, char** argv) {
   }
 
   if (zygote->parsed()) return wj::embed::ZygoteMain();
-  if (fork_floor->parsed()) return wj::embed::ForkFloorMain(floor_count);
+  if (fork_floor->parsed()) return wj::embed::ForkFloorMain(floor_count, floor_script);
   if (auto error = config.Finalize()) {
     std::cerr << "warmjail: " << *error << "\n";
     return 2;
