@@ -53,7 +53,11 @@ Interpreter::Interpreter(bool for_forking) : state_(std::make_unique<State>()) {
   if (PyStatus_Exception(pre)) throw std::runtime_error("Py_PreInitialize failed");
   if (for_forking) PlaceArenas();
   PyConfig config = IsolatedConfig();
-  state_->guard = std::make_unique<py::scoped_interpreter>(&config);
+  // add_program_dir_to_path false: pybind11 would otherwise put "" (the
+  // working directory) first on sys.path, and a numpy.py or json.py wherever
+  // the server was started would be imported into the zygote in place of the
+  // real one (test_cli_serve: ModulesInTheWorkingDirectory).
+  state_->guard = std::make_unique<py::scoped_interpreter>(&config, 0, nullptr, /*add_program_dir_to_path=*/false);
   PyObject* code = Py_CompileString(std::string(kRunnerSource).c_str(), "<warmjail runner>", Py_file_input);
   if (code == nullptr) throw py::error_already_set();
   PyObject* module = PyImport_ExecCodeModule("warmjail_runner", code);

@@ -6,6 +6,7 @@ import http.client
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -13,14 +14,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-def serve(args, env_extra, seconds=60.0):
-    """Starts `warmjail serve ARGS` with the environment plus env_extra;
-    returns the process once it has exited or some port answers /healthz."""
+def serve(args, env_extra, seconds=60.0, cwd=None):
+    """Starts `warmjail serve ARGS` with the environment plus env_extra (in
+    directory cwd); returns the process at once."""
     env = {k: v for k, v in os.environ.items() if k != "PORT" and not k.startswith("WARMJAIL_PORT")}
     env.update(env_extra)
     return subprocess.Popen([harness.BIN, "serve", "--host", harness.HOST] + args + harness.test_args(),
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
 
 
 def wait_healthy(proc, port, seconds=60.0):
@@ -120,6 +121,37 @@ class ServePort(unittest.TestCase):
                 _, err = proc.communicate(timeout=30)
                 self.assertEqual(proc.returncode, 2, err)
                 self.assertIn(b"PORT must be a port number", err)
+
+
+class ModulesInTheWorkingDirectory(unittest.TestCase):
+    """The directory the server is started in is not on the interpreter's
+    sys.path: a numpy.py, pandas.py or json.py there is never imported into
+    the zygote (which runs as the server's user, outside every sandbox) or
+    a sandbox. pybind11 put "" first on sys.path by default; the zygote then
+    imported ./pandas.py and did not start."""
+
+    def test_server_starts_and_imports_nothing_from_its_directory(self):
+        with tempfile.TemporaryDirectory() as cwd:
+            marker = os.path.join(cwd, "imported")
+            for name in ("numpy", "pandas", "json", "runpy"):
+                with open(os.path.join(cwd, name + ".py"), "w") as f:
+                    f.write("open(%r, 'a').write(%r)\nraise SystemExit('hijacked by ./%s.py')\n"
+                            % (marker, name + "\n", name))
+            port = harness.free_port()
+            proc = serve(["--port", str(port)], {}, cwd=cwd)
+            self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+            self.assertTrue(wait_healthy(proc, port), "did not start in a directory holding numpy.py: %s"
+                            % (proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "still starting"))
+            status, _, data, raw = harness.request(port, "POST", "/execute", {
+                "script": "import sys, os, json, pandas\n"
+                          "def main():\n"
+                          "    return {'path': sys.path, 'pandas': hasattr(pandas, 'DataFrame')}\n"})
+            self.assertEqual(status, 200, raw)
+            self.assertNotIn("", data["result"]["path"])
+            self.assertNotIn(cwd, data["result"]["path"])
+            self.assertNotIn("/tmp", data["result"]["path"])  # the sandbox's working directory
+            self.assertTrue(data["result"]["pandas"])
+            self.assertFalse(os.path.exists(marker), "a module of the server's directory was imported")
 
 
 if __name__ == "__main__":
