@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,6 +47,45 @@ class ForkFloor(unittest.TestCase):
         # The warm interpreter: numpy and pandas make tens of MiB anonymous.
         self.assertGreater(r["anonymous_kib"], 10 * 1024)
         self.assertGreater(r["rss_kib"], r["anonymous_kib"])
+
+
+    def run_floor(self, script, count=5):
+        with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+            f.write(script)
+            f.flush()
+            return subprocess.run([harness.BIN, "__fork-floor", "--count", str(count), "--script", f.name],
+                                  capture_output=True, text=True, timeout=300)
+
+    def test_children_run_the_script(self):
+        """Each child runs the script through the runner: it counts as done
+        only when main() returned, so the children fault on far more pages
+        than ones that exit at once (a count, not a time)."""
+        bare = subprocess.run([harness.BIN, "__fork-floor", "--count", "5"], capture_output=True, text=True,
+                              timeout=300)
+        self.assertEqual(bare.returncode, 0, bare.stderr)
+        p = self.run_floor("import json\ndef main():\n    print('to /dev/null')\n    return json.loads('[1]')\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stdout)  # the script's print went nowhere near stdout
+        r, floor = json.loads(lines[0]), json.loads(bare.stdout)
+        self.assertIs(r["script"], True)
+        self.assertIs(floor["script"], False)
+        self.assertEqual(r["forks"], 5)
+        self.assertGreater(r["child_minflt_per_fork"], 3 * floor["child_minflt_per_fork"])
+
+    def test_a_failing_script_fails_the_measurement(self):
+        for script in ("def main():\n    raise ValueError('no')\n", "x = (", "def main():\n    return object()\n"):
+            with self.subTest(script=script):
+                p = self.run_floor(script, count=2)
+                self.assertEqual(p.returncode, 1, p.stdout)
+                self.assertEqual(p.stdout, "")
+                self.assertIn("a child failed", p.stderr)
+
+    def test_a_missing_script_is_an_error(self):
+        p = subprocess.run([harness.BIN, "__fork-floor", "--count", "2", "--script", "/nonexistent/x.py"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot read /nonexistent/x.py", p.stderr)
 
 
 class Targets(unittest.TestCase):
