@@ -92,6 +92,13 @@ Status BindDevice(const std::string& root, const char* name) {
   WJ_RETURN_IF_ERROR(MakeFile(target));
   if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
     return Status::Errno("mount(" + source + ", " + target + ", MS_BIND)");
+  // Read-only: the node is the host's own inode, and a writable mount let a
+  // script set its times (utime), changing the host's /dev/null and giving
+  // sandboxes running at once a channel between them. Reading and writing
+  // the device itself do not need a writable mount. Not nodev: it must open.
+  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC | LockedFlags(target),
+              nullptr) != 0)
+    return Status::Errno("mount(" + target + ", MS_REMOUNT|MS_RDONLY)");
   return Status::Ok();
 }
 

@@ -56,10 +56,13 @@ const char* const kAllowed[] = {
     "getpeername", "getsockopt",
 };
 
-// The clone() flags that would create namespaces; threads and forks never
-// pass them.
-constexpr uint64_t kNamespaceCloneFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
-                                          CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME;
+// The clone() flags refused: those that would create namespaces, and
+// CLONE_PARENT, which would make the new process a child of the worker's
+// parent — the zygote, outside the sandbox's PID namespace, where the CPU
+// watchdog's walk of the sandbox's process tree does not see it. glibc's
+// fork and threads never pass any of them.
+constexpr uint64_t kRefusedCloneFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+                                        CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME | CLONE_PARENT;
 
 class FilterBuilder {
  public:
@@ -148,8 +151,8 @@ Status CompileSeccompFilter(std::vector<sock_filter>* program) {
       // route out, and this also closes netlink, raw and packet sockets.
       .AllowIf("socket", {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)})
       .AllowIf("socketpair", {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)})
-      // Threads and forks, never new namespaces.
-      .AllowIf("clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, kNamespaceCloneFlags, 0)})
+      // Threads and forks, never new namespaces or a sibling of the worker.
+      .AllowIf("clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, kRefusedCloneFlags, 0)})
       // clone3 passes its flags in memory a filter cannot read; ENOSYS makes
       // glibc fall back to clone(), whose flags it can.
       .Refuse("clone3", ENOSYS)

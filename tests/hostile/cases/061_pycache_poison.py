@@ -1,9 +1,11 @@
-# expect: {"status": 200, "result": {"writable_on_sys_path": [], "json_pyc": 13, "tmp_on_sys_path": true}}
+# expect: {"status": 200, "result": {"writable_on_sys_path": [], "json_pyc": 13, "tmp_on_sys_path": false}}
 # Poisoning a later request through the import system: byte-code caches,
 # .pth files and sitecustomize cannot be written anywhere on sys.path (the
 # paths are read-only, and the existing caches belong to the host's root:
 # EACCES), and a module the script plants in /tmp is gone
-# for the next request (see 071).
+# for the next request (see 071). /tmp, the working directory, is not on
+# sys.path at all (it was, as "", until the embedding stopped pybind11 from
+# adding it).
 import importlib.util
 import os
 import sys
