@@ -496,16 +496,16 @@ class Zygote {
     }
     ++serial_;
     if (cgroups_) {
+      const std::string name = jail::SandboxCgroupName(::getpid(), serial_);
       Status s = Status::Ok();
-      child.cgroup = cgroups_->CreateChild("sandbox-" + std::to_string(serial_), options_.memory_bytes,
-                                           options_.max_procs, &s);
+      child.cgroup = cgroups_->CreateChild(name, options_.memory_bytes, options_.max_procs, &s);
       if (!child.cgroup) {
         ReturnHostUid(child.host_uid);
         FailPending("could not create the sandbox's cgroup: " + s.message());
         return false;
       }
       // Without a counter the watchdog sums the sandbox's processes instead.
-      child.cpu = cgroups_->CreateCpuChild("sandbox-" + std::to_string(serial_), &s);
+      child.cpu = cgroups_->CreateCpuChild(name, &s);
     }
     if (!jailer_) return ForkWorker(std::move(child));
     proto::Message want{proto::Kind::kNestWanted};

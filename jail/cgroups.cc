@@ -107,6 +107,14 @@ Status MakeDir(const std::string& path) {
   return Status::Ok();
 }
 
+// A sandbox's own cgroup: never one that exists already, which would belong
+// to another sandbox (its limits and counters shared, and its clean-up
+// killing both).
+Status MakeNewDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0) return Status::Errno("mkdir(" + path + ")");
+  return Status::Ok();
+}
+
 // True when the space-separated `list` (cgroup.controllers) names `controller`
 // ("cpu" must not match "cpuset").
 bool HasController(const std::string& list, const std::string& controller) {
@@ -128,6 +136,24 @@ std::string Join(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+std::string SandboxCgroupName(pid_t zygote, uint64_t serial) {
+  return "sandbox-" + std::to_string(zygote) + "-" + std::to_string(serial);
+}
+
+void RemoveSandboxCgroups(pid_t zygote, int version, const std::vector<std::string>& bases) {
+  const std::string prefix = "sandbox-" + std::to_string(zygote) + "-";
+  std::vector<std::string> dirs;
+  for (const std::string& base : bases) {
+    if (base.empty()) continue;
+    DIR* d = ::opendir(base.c_str());
+    if (d == nullptr) continue;
+    while (dirent* e = ::readdir(d))
+      if (std::string(e->d_name).compare(0, prefix.size(), prefix) == 0) dirs.push_back(base + "/" + e->d_name);
+    ::closedir(d);
+  }
+  if (!dirs.empty()) ChildCgroup(std::move(dirs), {}, "", version);  // its destructor kills and removes
+}
 
 ChildCgroup::ChildCgroup(std::vector<std::string> dirs, std::vector<UniqueFd> procs, std::string memory_dir,
                          int version)
@@ -257,7 +283,7 @@ std::unique_ptr<ChildCgroup> CgroupManager::CreateChild(const std::string& name,
     return Status::Ok();
   };
   std::string mem = memory_base_ + "/" + name;
-  Status s = MakeDir(mem);
+  Status s = MakeNewDir(mem);
   if (!s.ok()) return fail(s);
   dirs.push_back(mem);
   if (version_ == 2) {
@@ -277,7 +303,7 @@ std::unique_ptr<ChildCgroup> CgroupManager::CreateChild(const std::string& name,
       s = WriteFile(mem + "/memory.memsw.limit_in_bytes", std::to_string(memory_bytes));
     if (s.ok()) s = open_procs(mem);
     std::string pids = pids_base_ + "/" + name;
-    if (s.ok()) s = MakeDir(pids);
+    if (s.ok()) s = MakeNewDir(pids);
     if (s.ok()) dirs.push_back(pids);
     if (s.ok()) s = WriteFile(pids + "/pids.max", std::to_string(max_procs));
     if (s.ok()) s = open_procs(pids);
@@ -348,7 +374,7 @@ std::unique_ptr<CpuCgroup> CgroupManager::CreateCpuChild(const std::string& name
     return nullptr;
   }
   std::string dir = cpuacct_base_ + "/" + name;
-  Status s = MakeDir(dir);
+  Status s = MakeNewDir(dir);
   if (!s.ok()) {
     *status = s;
     return nullptr;

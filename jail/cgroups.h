@@ -94,6 +94,17 @@ class ProcessTable {
   std::vector<Entry> entries_;  // sorted by ppid
 };
 
+// The name of the cgroup of a zygote's `serial`-th sandbox (in each
+// hierarchy's base). Each zygote's are its own: a recycled zygote's successor
+// makes its sandboxes beside those still running in it.
+std::string SandboxCgroupName(pid_t zygote, uint64_t serial);
+
+// Removes what is left of a zygote's sandbox cgroups under `bases` (the
+// memory, pids and cpuacct bases; "" entries are skipped), killing any
+// process still in them: what the server does once a zygote has exited, so
+// one that was killed leaves nothing behind.
+void RemoveSandboxCgroups(pid_t zygote, int version, const std::vector<std::string>& bases);
+
 class CgroupManager {
  public:
   // Finds a hierarchy this process may create child cgroups in (below its own

@@ -1,5 +1,6 @@
 #include "src/zygote_client.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "jail/cgroups.h"
 #include "jail/environment.h"
 #include "src/log.h"
 
@@ -159,6 +161,7 @@ std::shared_ptr<ZygoteClient::Instance> ZygoteClient::Launch(std::string* error)
 
 void ZygoteClient::Install(std::shared_ptr<Instance> instance) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) ::shutdown(instance->sock.get(), SHUT_RDWR);  // started as the server stopped: it ends at once
   if (current_) {
     // The old zygote takes no new jobs; it exits once its last job is done
     // (end of its control socket), and its spares with it.
@@ -216,7 +219,18 @@ void ZygoteClient::StartSupervisor() {
         std::unique_lock<std::mutex> lock(mu_);
         changed_.wait_for(lock, std::chrono::seconds(1),
                           [this] { return stopping_ || !ready_ || RecycleDue(); });
-        if (stopping_) return;
+        if (stopping_) {
+          // Every zygote cleans up before it exits (its sandboxes' cgroups).
+          // One this thread started (a restart or a recycle) is killed when
+          // this thread ends — PR_SET_PDEATHSIG follows the thread that
+          // forked, not the process — so the thread ends only once they are
+          // gone. It used to end at once, and a recycled zygote was killed
+          // with its spares' cgroups left behind.
+          changed_.wait(lock, [this] {
+            return std::all_of(instances_.begin(), instances_.end(), [](const auto& i) { return i->finished; });
+          });
+          return;
+        }
         recycle = ready_ && RecycleDue();
         if (ready_ && !recycle) {
           lock.unlock();
@@ -256,7 +270,7 @@ void ZygoteClient::Stop() {
     changed_.notify_all();
     for (auto& instance : instances_) ::shutdown(instance->sock.get(), SHUT_RDWR);
   }
-  if (supervisor_.joinable()) supervisor_.join();
+  if (supervisor_.joinable()) supervisor_.join();  // it returns once every zygote is gone
   std::vector<std::shared_ptr<Instance>> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -347,9 +361,15 @@ void ZygoteClient::ReaderLoop(Instance* instance) {
         break;
     }
   }
-  // The zygote is gone: its children died with it (PR_SET_PDEATHSIG).
+  // The zygote is gone: its children died with it (PR_SET_PDEATHSIG). One
+  // that was killed did not remove its sandboxes' cgroups.
   int status = 0;
-  if (instance->pid > 0) ::waitpid(instance->pid, &status, 0);
+  if (instance->pid > 0) {
+    ::waitpid(instance->pid, &status, 0);
+    if (options_.cgroup_version != 0)
+      jail::RemoveSandboxCgroups(instance->pid, options_.cgroup_version,
+                                 {options_.cgroup_memory_base, options_.cgroup_pids_base, options_.cgroup_cpuacct_base});
+  }
   std::vector<std::shared_ptr<Job>> lost;
   bool was_current;
   {

@@ -525,6 +525,63 @@ class Connections(FaultTestCase):
                               b"Content-Length: %d\r\n\r\n" % (len(body) + 10000), body, "body")
 
 
+class ZygoteRecycle(FaultTestCase):
+    def test_recycling_fails_no_request(self):
+        """--recycle-requests 2: a fresh zygote takes over every two requests
+        while a long request runs in a sandbox of the first. Every request
+        succeeds, the long one too, and once the server has stopped nothing
+        of any zygote is left (processes, cgroups). Each zygote named its
+        sandboxes' cgroups sandbox-1, sandbox-2, ... in the same directory:
+        a new zygote's spares joined the running sandboxes' cgroups of the
+        old one, and cleaning one up killed the other (the long request got
+        422 crashed, killed by SIGKILL)."""
+        srv = self.start_server(["--workers", "2", "--recycle-requests", "2"])
+        server_pid = srv.proc.pid
+        identity = opslib.process_identity(server_pid)
+        _, health = self.health()
+        bases = opslib.cgroup_bases(health) if opslib.uses_cgroups(health) else []
+        long_res = {}
+
+        def long_one():
+            try:
+                long_res["resp"] = srv.post_execute({"script": sleeper_script(6), "input": 21}, timeout=60)
+            except Exception as exc:
+                long_res["resp"] = exc
+
+        t = threading.Thread(target=long_one, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        answers = []
+        for i in range(10):
+            status, _, data = srv.post_execute({"script": quick_script(), "input": i}, timeout=60)
+            answers.append((status, data.get("result") if isinstance(data, dict) else data))
+            time.sleep(0.3)
+        t.join(60)
+        self.assertEqual(answers, [(200, {"n": i, "twice": 2 * i}) for i in range(10)])
+        resp = long_res.get("resp")
+        self.assertIsInstance(resp, tuple, "the long request: %r" % (resp,))
+        self.assertEqual((resp[0], resp[2].get("result")), (200, {"n": 21, "twice": 42}),
+                         "the long request: %s" % opslib.brief(resp[2]))
+        _, health = self.health()
+        recycles = health["zygote_recycles"]
+        self.assertGreaterEqual(recycles, 1)
+        # The first zygote gone with its last sandbox, recycling goes on.
+        for i in range(6):
+            status, _, data = srv.post_execute({"script": quick_script(), "input": i}, timeout=60)
+            self.assertEqual((status, data.get("result")), (200, {"n": i, "twice": 2 * i}), opslib.brief(data))
+            time.sleep(0.3)
+        self.assertTrue(opslib.wait_for(lambda: self.health()[1]["zygote_recycles"] > recycles, 10),
+                        "no recycle after the long request: %s" % opslib.brief(self.health()[1]))
+        self.assert_clean_tree()
+        os.kill(server_pid, signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(timeout=60), 0)
+        left = opslib.wait_for(lambda: not opslib.tagged_processes(server_pid, identity), 5)
+        self.assertTrue(left, "processes left after exit: %s" % json.dumps(opslib.tagged_processes(server_pid, identity)))
+        for base in bases:
+            self.assertFalse(os.path.exists(base), "cgroup %s left after exit: %s" % (
+                base, opslib.sandbox_cgroups([base])))
+
+
 class Shutdown(FaultTestCase):
     def test_sigterm_under_load(self):
         mounts_before = opslib.read_mountinfo()
