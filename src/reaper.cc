@@ -52,7 +52,9 @@ void Reaper::Loop() {
     }
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       bool overdue = std::chrono::steady_clock::now() - it->since > std::chrono::seconds(10);
-      if (overdue && !it->job->Finished()) it->job->Kill();  // a teardown never takes this long
+      // Past its request's deadline (a child still running after its
+      // answer), or overdue: a teardown never takes this long.
+      if ((overdue || it->job->DeadlinePassed()) && !it->job->Finished()) it->job->Kill();
       if (it->job->Finished() || (overdue && stopping_)) {
         LogRequest(*it);
         it = waiting_.erase(it);  // releases the slot

@@ -139,7 +139,13 @@ SandboxResult Sandbox::Run(const ExecuteRequest& request, const EffectiveLimits&
     // closes that too: a complete document at EOF is the outcome, whatever
     // the process's teardown still takes.
     if (pipes_closed && !doc_complete) doc_complete = !seen.doc_overflow && DocumentComplete(seen.doc);
-    if (pipes_closed && !seen.timed_out && *doc_complete) break;
+    if (pipes_closed && !seen.timed_out && *doc_complete) {
+      // Answered now; a child that has not exited yet (the runner exits as
+      // soon as its document is written; a script that wrote one itself need
+      // not) still ends at the request's deadline (src/reaper.cc).
+      if (!finished) handle->SetDeadline(deadline);
+      break;
+    }
     // After the child is reaped, a descendant outside a PID namespace could
     // still hold a pipe: give it a moment, then stop listening.
     if (finished_at && Clock::now() - *finished_at > std::chrono::milliseconds(200)) {

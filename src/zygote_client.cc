@@ -55,6 +55,16 @@ void Job::Kill() {
   if (kill_group_) ::kill(-state_.pid, SIGKILL);
 }
 
+void Job::SetDeadline(std::chrono::steady_clock::time_point deadline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  deadline_ = deadline;
+}
+
+bool Job::DeadlinePassed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return deadline_ && std::chrono::steady_clock::now() >= *deadline_;
+}
+
 ZygoteClient::ZygoteClient(embed::ZygoteOptions options, RecyclePolicy recycle)
     : options_(std::move(options)), recycle_(recycle) {}
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,11 @@ class Job {
   // SIGKILL to the child (and with it its PID namespace); without a PID
   // namespace, to its process group too.
   void Kill();
+  // The request's wall-clock deadline, for a child still running when its
+  // request is answered (a complete document before its exit): the Reaper
+  // kills it then. Past() is false until one is set.
+  void SetDeadline(std::chrono::steady_clock::time_point deadline);
+  bool DeadlinePassed() const;
 
  private:
   friend class ZygoteClient;
@@ -58,6 +64,7 @@ class Job {
   UniqueFd pidfd_;
   mutable std::mutex mu_;
   State state_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
 // When to swap in a fresh zygote (0: never). Every child of one zygote

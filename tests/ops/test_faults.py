@@ -342,6 +342,30 @@ class SandboxSignals(FaultTestCase):
     def test_sigstop_whole_sandbox_past_deadline(self):
         self._stop(both=True)
 
+    def test_answered_early_still_ends_at_its_deadline(self):
+        """A script that writes a complete document itself and closes its
+        pipes is answered at once, but its process must still end at the
+        request's deadline (timeout_s 1.5). It used to live on until the
+        reaper's 10 s limit, past its timeout and the server's."""
+        self.server = self.shared
+        body = ("    import os\n"
+                "    os.write(3, b'{\"ok\":true}\\n\"answered early\"')\n"
+                "    os.close(1); os.close(2); os.close(3)\n"
+                "    time.sleep(25)\n"
+                "    os._exit(0)\n")
+        started = time.monotonic()
+        t, res, worker = self.run_named("wjearly", body, {"timeout_s": 1.5})
+        t.join(30)
+        self.assertNotIn("exc", res, res.get("exc"))
+        status, _, data = res["resp"]
+        self.assertEqual((status, data.get("result")), (200, "answered early"), opslib.brief(data))
+        gone = opslib.wait_for(lambda: not opslib.pid_exists(worker), 8)
+        took = time.monotonic() - started
+        self.assertTrue(gone, "the sandbox still runs %.1f s after its request began (timeout_s 1.5): %s"
+                        % (took, opslib.proc_state(worker)))
+        self.assertLess(took, 1.5 + 2.0, "the sandbox ended %.1f s after its request began (timeout_s 1.5)" % took)
+        self.assert_clean_tree()
+
 
 HOLDER = r'''
 import socket, sys, time
