@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string_view>
 
 namespace wj {
 
@@ -9,6 +11,68 @@ namespace {
 using nlohmann::json;
 
 ApiError Invalid(std::string message) { return ApiError{400, "invalid_request", std::move(message)}; }
+// The end of the JSON value that starts at `i` in `text`, which nlohmann
+// has already accepted as JSON: strings are skipped with their escapes,
+// arrays and objects by counting brackets outside strings (no recursion).
+size_t SkipValue(std::string_view text, size_t i) {
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+        if (depth == 0) return i + 1;  // a string value, or a key
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      if (depth == 0) return i;  // the end of the enclosing object
+      if (--depth == 0) return i + 1;
+    } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+      return i;  // the end of a number or literal
+    }
+  }
+  return i;
+}
+
+size_t SkipSpace(std::string_view text, size_t i) {
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+  return i;
+}
+
+// The text of the top-level member `name` of `body` (the last one, as the
+// parser keeps), exactly as the client sent it: `input` reaches main() as
+// Python's json.loads reads that text, its keys in their order and its
+// integers exact, which a round trip through nlohmann::json loses (keys
+// sorted, integers past 64 bits made doubles). `body` is a JSON object
+// nlohmann has accepted.
+std::optional<std::string_view> MemberText(std::string_view body, std::string_view name) {
+  std::optional<std::string_view> found;
+  size_t i = SkipSpace(body, 0);
+  if (i >= body.size() || body[i] != '{') return found;
+  i = SkipSpace(body, i + 1);
+  while (i < body.size() && body[i] == '"') {
+    size_t key_end = SkipValue(body, i);
+    json key = json::parse(body.substr(i, key_end - i), nullptr, /*allow_exceptions=*/false);
+    i = SkipSpace(body, key_end);
+    if (i >= body.size() || body[i] != ':') return std::nullopt;
+    size_t value_begin = SkipSpace(body, i + 1);
+    size_t value_end = SkipValue(body, value_begin);
+    if (key.is_string() && key.get_ref<const std::string&>() == name)
+      found = body.substr(value_begin, value_end - value_begin);
+    i = SkipSpace(body, value_end);
+    if (i < body.size() && body[i] == ',') i = SkipSpace(body, i + 1);
+  }
+  return found;
+}
+
 }  // namespace
 
 size_t NestingDepth(std::string_view text) {
@@ -48,7 +112,10 @@ std::variant<ExecuteRequest, ApiError> ParseExecuteRequest(std::string_view body
   auto script = doc.find("script");
   if (script == doc.end() || !script->is_string()) return Invalid("Request must contain 'script' field");
   req.script = script->get<std::string>();
-  if (auto input = doc.find("input"); input != doc.end()) req.input_json = input->dump();
+  if (auto input = doc.find("input"); input != doc.end()) {
+    std::optional<std::string_view> text = MemberText(body, "input");
+    req.input_json = text ? std::string(*text) : input->dump();
+  }
 
   if (auto limits = doc.find("limits"); limits != doc.end()) {
     if (!limits->is_object()) return Invalid("Field 'limits' must be an object");

@@ -207,21 +207,22 @@ int RunOnce(Config& config, const std::string& file, const std::optional<std::st
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  nlohmann::json body = {{"script", ss.str()}};
+  std::string body = wj::DumpBody(nlohmann::json{{"script", ss.str()}});
   if (input) {
-    nlohmann::json parsed = nlohmann::json::parse(*input, nullptr, false);
-    if (parsed.is_discarded()) {
+    if (!nlohmann::json::accept(*input)) {
       std::cerr << "warmjail run: --input is not valid JSON\n";
       return 2;
     }
-    body["input"] = parsed;
+    // As given: main() reads it as json.loads would (key order, big integers).
+    body.pop_back();
+    body += ",\"input\":" + *input + "}";
   }
   ::signal(SIGPIPE, SIG_IGN);
   // One request: its child is made when it arrives, no spare kept waiting.
   config.spares = 0;
   Runtime rt;
   if (StartRuntime(config, &rt) != 0) return 2;
-  wj::HttpRequest request{"POST", "/execute", wj::DumpBody(body), {}, "run"};
+  wj::HttpRequest request{"POST", "/execute", body, {}, "run"};
   wj::HttpResponse response = rt.service->Execute(request);
   std::cout << response.body << std::endl;
   rt.zygote->Stop();

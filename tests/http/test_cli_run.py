@@ -87,11 +87,16 @@ class CliRun(unittest.TestCase):
     def test_input_scalar_json(self):
         path = self.write("scalar.py", "def main(x):\n    return [x, type(x).__name__]\n")
         for raw, expected in (("42", [42, "int"]), ('"s"', ["s", "str"]),
-                              ("null", [None, "NoneType"])):
+                              ("null", [None, "NoneType"]),
+                              # the text as given: keys in order, integers exact
+                              ('{"b": 1, "a": 2}', [{"b": 1, "a": 2}, "dict"]),
+                              ("18446744073709551616", [18446744073709551616, "int"])):
             with self.subTest(input=raw):
                 proc = self.run_cli(path, "--input", raw)
                 self.assertEqual(proc.returncode, 0, self.diag(proc))
                 self.assertEqual(self.doc(proc)["result"], expected)
+                if isinstance(expected[0], dict):
+                    self.assertEqual(list(self.doc(proc)["result"][0]), list(expected[0]))
 
     def test_runtime_error_exit_1(self):
         path = self.write("boom.py", """

@@ -1,6 +1,7 @@
 """docs/API.md's "What a script sees" behaviours that need no kernel sandbox: fresh module state,
 fresh randomness, module naming, async main, input, results, output capture."""
 
+import json
 import os
 import sys
 import textwrap
@@ -238,6 +239,21 @@ class ScriptSemantics(harness.ServerTestCase):
             with self.subTest(input=value):
                 self.assertOk(self.script(source, input=value),
                               {"echo": value, "type": tname})
+
+    def test_input_is_read_as_json_loads_reads_it(self):
+        """Key order (a DataFrame's column order) and integers past 64 bits
+        survive: main() gets json.loads of the client's own text. The input
+        went through nlohmann::json, which sorted keys and made 2**64 a
+        float."""
+        source = ("import pandas as pd\n"
+                  "def main(d):\n"
+                  "    return [list(d['row']), list(pd.DataFrame([d['row']]).columns), d['big'], type(d['big']).__name__]\n")
+        body = ('{"script": %s, "input": {"row": {"zeta": 1, "alpha": 2, "mid": 3}, '
+                '"big": 123456789012345678901234567890}}' % json.dumps(source))
+        status, _, data, raw = harness.request(self.server.port, "POST", "/execute", body)
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(data["result"], [["zeta", "alpha", "mid"], ["zeta", "alpha", "mid"],
+                                          123456789012345678901234567890, "int"])
 
     def test_input_null_is_passed(self):
         source = "def main(*args):\n    return [len(args), args[0] if args else 'none']\n"

@@ -49,7 +49,25 @@ TEST_CASE("unknown top-level field names the field") {
 TEST_CASE("input is kept as JSON and its absence is distinct from null") {
   CHECK_FALSE(RequestOf(R"({"script": "x"})").input_json.has_value());
   CHECK(RequestOf(R"({"script": "x", "input": null})").input_json == "null");
-  CHECK(RequestOf(R"({"script": "x", "input": {"a": [1, 2.5]}})").input_json == R"({"a":[1,2.5]})");
+  CHECK(RequestOf(R"({"script": "x", "input": {"a": [1, 2.5]}})").input_json == R"({"a": [1, 2.5]})");
+}
+
+TEST_CASE("input is the client's own text: key order and big integers survive") {
+  // A round trip through nlohmann::json sorted the keys and made integers
+  // past 64 bits doubles; main() gets what json.loads makes of this text.
+  CHECK(RequestOf(R"({"script": "x", "input": {"zeta": 1, "alpha": 2, "mid": 3}})").input_json ==
+        R"({"zeta": 1, "alpha": 2, "mid": 3})");
+  CHECK(RequestOf(R"({"input": 18446744073709551616, "script": "x"})").input_json == "18446744073709551616");
+  CHECK(RequestOf(R"({"script": "x", "input": 123456789012345678901234567890})").input_json ==
+        "123456789012345678901234567890");
+  CHECK(RequestOf(R"({"script":"x","input":-1.5e300})").input_json == "-1.5e300");
+  CHECK(RequestOf(R"({"script": "x", "input": "a \" } ] , b"})").input_json == R"("a \" } ] , b")");
+  CHECK(RequestOf(R"({"script": "x", "input": [{"}": "]"}, [[]], {}] , "limits": {}})").input_json ==
+        R"([{"}": "]"}, [[]], {}])");
+  CHECK(RequestOf(" {\n \"script\" : \"x\" ,\n \"input\"\t:\ttrue\n}\n").input_json == "true");
+  // A key written with escapes is the same key; of duplicates the last counts.
+  CHECK(RequestOf(R"({"script": "x", "\u0069nput": {"b": 1, "a": 2}})").input_json == R"({"b": 1, "a": 2})");
+  CHECK(RequestOf(R"({"script": "x", "input": 1, "input": [2, 1]})").input_json == "[2, 1]");
 }
 
 TEST_CASE("limits within the maxima are accepted") {
