@@ -4,6 +4,8 @@
 #   docker run -d -p 8080:8080 --cap-drop ALL \
 #     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 #     --security-opt systempaths=unconfined -e WARMJAIL_API_TOKEN=... warmjail
+#   docker run --rm <the same settings> warmjail check   (any subcommand: the
+#                                            binary is the ENTRYPOINT)
 #
 # README.md ("Deploying") says what each setting is for. Every step below is
 # a script that CI also runs: scripts/install-deps + scripts/build (the test
@@ -36,4 +38,8 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python3.11", "-c", "import os,urllib.request;urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT','8080'),timeout=4)"]
 STOPSIGNAL SIGTERM
-CMD ["warmjail", "serve"]
+# The binary is the entrypoint and `serve` the default command, so arguments
+# given to the container (`docker run IMAGE serve --allow-degraded`,
+# `docker run IMAGE check`, Kubernetes' `args`) are warmjail's.
+ENTRYPOINT ["/usr/local/bin/warmjail"]
+CMD ["serve"]

@@ -4,10 +4,17 @@ Parses every manifest under deploy/kubernetes/ and checks the fields the
 deployment relies on: apiVersion/kind/metadata.name everywhere; the
 Deployment's probes on /healthz, resources, the jail's securityContext and
 the token from the Secret; the Service and the HPA pointing at it. Also
-parses deploy/docker/seccomp-warmjail.json. Exit 0 when all hold."""
+parses deploy/docker/seccomp-warmjail.json. And what each way of starting the
+image runs: the Dockerfile's ENTRYPOINT and CMD alone (`docker run IMAGE`),
+with the Deployment's command/args, and with the arguments of every
+`docker run` in README.md, resolved as Docker and Kubernetes resolve them,
+must start the warmjail binary with one of its subcommands. Exit 0 when all
+hold."""
 import glob
 import json
 import os
+import re
+import shlex
 import sys
 
 import yaml
@@ -33,6 +40,82 @@ def dig(doc, *path):
             return None
     return doc
 
+
+# --- what the image runs -------------------------------------------------------
+# The binary's path in the image, its subcommands (src/main.cc), and the inits
+# that may stand before it (each followed by "--").
+WARMJAIL = "/usr/local/bin/warmjail"
+SUBCOMMANDS = ("serve", "run", "check")
+INITS = ("/usr/bin/tini", "/usr/bin/tini-static")
+
+
+def dockerfile_runtime(path):
+    """ENTRYPOINT and CMD of the Dockerfile's last stage, as argv lists (None
+    when unset); shell forms are refused (they run under /bin/sh -c, which
+    ignores CMD and the container's arguments)."""
+    text = open(path, encoding="utf-8").read().replace("\\\n", " ")
+    entrypoint = cmd = None
+    for line in text.splitlines():
+        m = re.match(r"\s*(FROM|ENTRYPOINT|CMD)\s+(.*)$", line, re.I)
+        if not m:
+            continue
+        word, rest = m.group(1).upper(), m.group(2).strip()
+        if word == "FROM":
+            entrypoint = cmd = None
+            continue
+        try:
+            argv = json.loads(rest)
+        except ValueError:
+            argv = None
+        if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
+            errors.append("Dockerfile: %s %s is not in exec form (a JSON list)" % (word, rest))
+            continue
+        if word == "ENTRYPOINT":
+            entrypoint, cmd = argv, None  # Docker: a new ENTRYPOINT resets CMD
+        else:
+            cmd = argv
+    return entrypoint, cmd
+
+
+def check_argv(argv, what):
+    """`argv` (what the container runs) must start warmjail, under an init or
+    not, with a subcommand or an option (--version)."""
+    rest = list(argv)
+    if rest and rest[0] in INITS:
+        need("--" in rest, "%s: %s without '--' before the command: %r" % (what, rest[0], argv))
+        rest = rest[rest.index("--") + 1:] if "--" in rest else []
+    # A bare name is looked up in the image's PATH, which has /usr/local/bin.
+    if not need(rest and rest[0] in (WARMJAIL, os.path.basename(WARMJAIL)),
+                "%s runs %r, not %s" % (what, argv, WARMJAIL)):
+        return
+    need(len(rest) == 1 or rest[1] in SUBCOMMANDS or rest[1].startswith("-"),
+         "%s: %r is not a warmjail subcommand (%s): %r" % (what, rest[1:2], ", ".join(SUBCOMMANDS), argv))
+
+
+def readme_docker_runs(path):
+    """The arguments after the image name of every `docker run ... warmjail`
+    in README.md (continuation lines joined; `<settings above>` skipped)."""
+    text = open(path, encoding="utf-8").read().replace("\\\n", " ")
+    valued = {"-p", "-e", "--name", "--security-opt", "--runtime", "--cap-drop", "--cap-add", "--user",
+              "-u", "--cgroupns", "--network", "-v", "--memory", "--cpus"}
+    runs = []
+    for m in re.finditer(r"docker run ([^`\n]*)", text):
+        words = shlex.split(m.group(1).replace("<settings above>", ""), comments=True)
+        i = 0
+        while i < len(words) and words[i].startswith("-"):
+            i += 2 if words[i] in valued else 1
+        if i < len(words) and words[i] == "warmjail":
+            runs.append((" ".join(m.group(0).split())[:60] + " ...", words[i + 1:]))
+    return runs
+
+
+entrypoint, image_cmd = dockerfile_runtime(os.path.join(REPO, "Dockerfile"))
+check_argv((entrypoint or []) + (image_cmd or []), "Dockerfile: `docker run IMAGE` (ENTRYPOINT + CMD)")
+check_argv((entrypoint or []) + ["serve", "--allow-degraded"], "Dockerfile: `docker run IMAGE serve --allow-degraded`")
+readme_runs = readme_docker_runs(os.path.join(REPO, "README.md"))
+need(readme_runs, "README.md: no `docker run ... warmjail` found")
+for line, args in readme_runs:
+    check_argv((entrypoint or []) + (args or image_cmd or []), "README.md: `%s`" % line)
 
 docs = {}
 files = sorted(glob.glob(os.path.join(KDIR, "*.yaml")))
@@ -70,6 +153,14 @@ for name, dep in docs.get("Deployment", []):
     containers = pod.get("containers") or []
     need(len(containers) == 1, "%s: expected one container" % name)
     c = containers[0] if containers else {}
+    # Kubernetes: command replaces ENTRYPOINT (and then CMD is not used),
+    # args replaces CMD.
+    if c.get("command") is not None:
+        argv = list(c["command"]) + list(c.get("args") or [])
+    else:
+        argv = (entrypoint or []) + list(c["args"] if c.get("args") is not None else image_cmd or [])
+    check_argv(argv, "%s: the container (command/args over the Dockerfile's ENTRYPOINT/CMD)" % name)
+    check_argv(argv + ["--allow-degraded"], "%s: args with --allow-degraded added" % name)
     for probe in ("readinessProbe", "livenessProbe"):
         need(dig(c, probe, "httpGet", "path") == "/healthz", "%s: %s must GET /healthz" % (name, probe))
     ports = {p.get("name"): p.get("containerPort") for p in c.get("ports") or []}
