@@ -8,14 +8,12 @@
 #include <fstream>
 
 #include "jail/cgroups.h"
+#include "src/cpus.h"
 
 namespace wj {
 
 std::optional<std::string> Config::Finalize() {
-  if (workers == 0) {
-    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    workers = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
-  }
+  if (workers == 0) workers = UsableCpus();
   if (port < 0 || port > 65535) return "--port must be between 0 and 65535";
   if (!(limits.timeout_s > 0)) return "--timeout must be greater than 0";
   if (limits.cpu_time_s == 0) limits.cpu_time_s = limits.timeout_s;

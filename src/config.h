@@ -28,7 +28,7 @@ struct Limits {
 struct Config {
   std::string host = "0.0.0.0";
   int port = 8080;
-  unsigned workers = 0;  // 0: the number of CPUs
+  unsigned workers = 0;  // 0: the CPUs this process may use (src/cpus.h)
   unsigned queue = 64;
   unsigned max_connections = 2048;      // connections served at once (a thread each)
   unsigned max_connections_per_client = 0;  // of those, from one address (0: half of max_connections)
@@ -56,7 +56,7 @@ struct Config {
   uint32_t sandbox_uid_count = 0;
   Limits limits;
 
-  // Fills in derived defaults (workers = CPUs, spares) and checks ranges;
+  // Fills in derived defaults (workers = usable CPUs, spares) and checks ranges;
   // returns an error message, or nothing when the configuration is usable.
   std::optional<std::string> Finalize();
 };

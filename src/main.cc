@@ -71,7 +71,7 @@ void AddLimitOptions(CLI::App* app, Config& c) {
 void AddServeOptions(CLI::App* app, Config& c) {
   app->add_option("--host", c.host, "Address to listen on")->envname("WARMJAIL_HOST")->capture_default_str();
   app->add_option("--port", c.port, "Port to listen on (also $PORT)")->envname("WARMJAIL_PORT")->capture_default_str();
-  app->add_option("--workers", c.workers, "Sandboxes at once (default: CPUs)")->envname("WARMJAIL_WORKERS");
+  app->add_option("--workers", c.workers, "Sandboxes at once (default: the CPUs this process may use: its CPU affinity, lowered by its cgroup's CPU quota)")->envname("WARMJAIL_WORKERS");
   app->add_option("--queue", c.queue, "Requests that may wait for a sandbox before 429")
       ->envname("WARMJAIL_QUEUE")->capture_default_str();
   app->add_option("--max-connections", c.max_connections,

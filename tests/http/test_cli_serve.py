@@ -14,12 +14,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-def serve(args, env_extra, seconds=60.0, cwd=None):
+def serve(args, env_extra, seconds=60.0, cwd=None, prefix=()):
     """Starts `warmjail serve ARGS` with the environment plus env_extra (in
-    directory cwd); returns the process at once."""
+    directory cwd), under the command `prefix` if any; returns the process at
+    once."""
     env = {k: v for k, v in os.environ.items() if k != "PORT" and not k.startswith("WARMJAIL_PORT")}
     env.update(env_extra)
-    return subprocess.Popen([harness.BIN, "serve", "--host", harness.HOST] + args + harness.test_args(),
+    return subprocess.Popen(list(prefix) + [harness.BIN, "serve", "--host", harness.HOST] + args + harness.test_args(),
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
 
@@ -152,6 +153,25 @@ class ModulesInTheWorkingDirectory(unittest.TestCase):
             self.assertNotIn("/tmp", data["result"]["path"])  # the sandbox's working directory
             self.assertTrue(data["result"]["pandas"])
             self.assertFalse(os.path.exists(marker), "a module of the server's directory was imported")
+
+
+class WorkersDefault(unittest.TestCase):
+    """--workers defaults to the CPUs the process may use: its affinity mask
+    (and its cgroup's CPU quota; tests/unit/test_cpus.cc), not every CPU
+    online."""
+
+    @unittest.skipIf(harness.CONTAINER, "taskset would bind the docker client, not the container")
+    def test_one_allowed_cpu_gives_one_worker(self):
+        port = harness.free_port()
+        proc = serve(["--port", str(port)], {},
+                     prefix=["taskset", "-c", "0"])
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        self.assertTrue(wait_healthy(proc, port), "did not start under taskset -c 0: %s"
+                        % (proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "still starting"))
+        status, _, data, raw = harness.request(port, "GET", "/health")
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(data["limits"]["workers"], 1)
+        self.assertEqual(data["spares"], 1)
 
 
 if __name__ == "__main__":
