@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "jail/cgroups.h"
@@ -40,8 +41,9 @@ std::optional<std::string> Config::Finalize() {
     std::ifstream in(api_token_file);
     if (!in) return "--api-token-file: cannot read " + api_token_file;
     std::getline(in, api_token);
-    while (!api_token.empty() && (api_token.back() == '\r' || api_token.back() == ' ')) api_token.pop_back();
-    if (api_token.empty()) return "--api-token-file: " + api_token_file + " holds no token";
+    if (auto error = TrimApiToken(&api_token)) return "--api-token-file: " + api_token_file + " " + *error;
+  } else if (!api_token.empty()) {
+    if (auto error = TrimApiToken(&api_token)) return "--api-token (WARMJAIL_API_TOKEN) " + *error;
   }
   if (log_format != "json" && log_format != "text") return "--log-format must be json or text";
   {
@@ -60,6 +62,14 @@ std::optional<std::string> Config::Finalize() {
     sandbox_uid_first = static_cast<uint32_t>(first);
     sandbox_uid_count = static_cast<uint32_t>(count);
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> TrimApiToken(std::string* token) {
+  while (!token->empty() && std::strchr(" \t\r\n", token->back()) != nullptr) token->pop_back();
+  if (token->empty()) return std::string("holds no token");
+  for (unsigned char ch : *token)
+    if (ch < 0x20 || ch == 0x7f) return std::string("holds a control character inside the token");
   return std::nullopt;
 }
 

@@ -61,6 +61,13 @@ struct Config {
   std::optional<std::string> Finalize();
 };
 
+// The one rule for an API token, from --api-token, WARMJAIL_API_TOKEN or the
+// first line of --api-token-file: trailing spaces, tabs, CRs and LFs (an
+// `echo` into a file or a Kubernetes Secret) are dropped. Returns why the
+// token is unusable: nothing left, or a control character inside it (no
+// client can send one in a header).
+std::optional<std::string> TrimApiToken(std::string* token);
+
 // The zygote's whole configuration, from a finalized Config: the one place
 // the server's settings become the zygote's. `cgroups`: the hierarchy the
 // server set up, or null for none.

@@ -155,6 +155,41 @@ class ModulesInTheWorkingDirectory(unittest.TestCase):
             self.assertFalse(os.path.exists(marker), "a module of the server's directory was imported")
 
 
+class ApiTokenFromTheEnvironment(unittest.TestCase):
+    """WARMJAIL_API_TOKEN (a Kubernetes Secret, `$(cat file)`, `echo`) follows
+    the rule of --api-token-file: trailing whitespace and line ends are not
+    part of the token; a token that is nothing else, or that holds a control
+    character, is a usage error rather than a token no client can send."""
+
+    def start(self, token):
+        port = harness.free_port()
+        proc = serve(["--port", str(port)], {"WARMJAIL_API_TOKEN": token})
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        return proc, port
+
+    def test_trailing_newline_is_not_part_of_the_token(self):
+        proc, port = self.start("s3cret\r\n")
+        self.assertTrue(wait_healthy(proc, port), "did not start: %s"
+                        % (proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "still starting"))
+        body = {"script": "def main():\n    return 7\n"}
+        status, _, data, raw = harness.request(port, "POST", "/execute", body,
+                                               {"Authorization": "Bearer s3cret"})
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(data["result"], 7)
+        status, _, _, raw = harness.request(port, "POST", "/execute", body, {"Authorization": "Bearer s3cre"})
+        self.assertEqual(status, 401, raw)
+
+    def test_unusable_tokens_are_usage_errors(self):
+        for token, message in (("\n", b"warmjail: --api-token (WARMJAIL_API_TOKEN) holds no token\n"),
+                               ("ab\x01cd", b"warmjail: --api-token (WARMJAIL_API_TOKEN) holds a control "
+                                             b"character inside the token\n")):
+            with self.subTest(token=token):
+                proc, _ = self.start(token)
+                _, err = proc.communicate(timeout=30)
+                self.assertEqual(proc.returncode, 2, err)
+                self.assertEqual(err, message)
+
+
 class WorkersDefault(unittest.TestCase):
     """--workers defaults to the CPUs the process may use: its affinity mask
     (and its cgroup's CPU quota; tests/unit/test_cpus.cc), not every CPU

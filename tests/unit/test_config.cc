@@ -90,6 +90,30 @@ TEST_CASE("the API token can come from a file, first line, trailing space droppe
   ::unlink(path);
 }
 
+TEST_CASE("the API token from the flag or the environment: the file's rule, trailing whitespace dropped") {
+  Config c;
+  c.api_token = "s3cret\r\n";
+  REQUIRE_FALSE(c.Finalize().has_value());
+  CHECK(c.api_token == "s3cret");
+  Config spaces;
+  spaces.api_token = "s3 cret \t\n";
+  REQUIRE_FALSE(spaces.Finalize().has_value());
+  CHECK(spaces.api_token == "s3 cret");
+  Config none;
+  REQUIRE_FALSE(none.Finalize().has_value());
+  CHECK(none.api_token == "");  // no token: /execute is open
+  Config blank;
+  blank.api_token = "\n";
+  CHECK(blank.Finalize() == std::optional<std::string>("--api-token (WARMJAIL_API_TOKEN) holds no token"));
+  Config control;
+  control.api_token = "ab\ncd";
+  CHECK(control.Finalize() ==
+        std::optional<std::string>("--api-token (WARMJAIL_API_TOKEN) holds a control character inside the token"));
+  std::string token = "x\t \r\n";
+  CHECK_FALSE(TrimApiToken(&token).has_value());
+  CHECK(token == "x");
+}
+
 TEST_CASE("the sandbox uid range: parsed, never root, large enough for every live sandbox") {
   Config c;
   c.workers = 2;
