@@ -117,6 +117,22 @@ need(readme_runs, "README.md: no `docker run ... warmjail` found")
 for line, args in readme_runs:
     check_argv((entrypoint or []) + (args or image_cmd or []), "README.md: `%s`" % line)
 
+def readme_default(flag):
+    """A flag's default from README.md's configuration table."""
+    text = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    m = re.search(r"^\| `%s` \| ([0-9.]+) \|" % re.escape(flag), text, re.M)
+    need(m, "README.md: no default for %s in the configuration table" % flag)
+    return m.group(1) if m else "0"
+
+
+def setting(var, flag, env):
+    """The Deployment's value of an environment variable, else the default."""
+    value = (env.get(var) or {}).get("value")
+    if var == "WARMJAIL_WORKERS":
+        return value
+    return value if value is not None else readme_default(flag)
+
+
 docs = {}
 files = sorted(glob.glob(os.path.join(KDIR, "*.yaml")))
 need(files, "no manifests in deploy/kubernetes")
@@ -161,6 +177,27 @@ for name, dep in docs.get("Deployment", []):
         argv = (entrypoint or []) + list(c["args"] if c.get("args") is not None else image_cmd or [])
     check_argv(argv, "%s: the container (command/args over the Dockerfile's ENTRYPOINT/CMD)" % name)
     check_argv(argv + ["--allow-degraded"], "%s: args with --allow-degraded added" % name)
+    # Termination: a preStop sleep keeps the server accepting while the
+    # endpoint is removed; the grace period must cover it and the longest
+    # drain: every queued request, --workers at a time, each up to --timeout,
+    # after --request-read-timeout to arrive (defaults: README's table).
+    env = {e.get("name"): e for e in c.get("env") or []}
+    pre_stop = dig(c, "lifecycle", "preStop", "exec", "command") or []
+    need(len(pre_stop) == 2 and pre_stop[0] == "/bin/sleep" and pre_stop[1].isdigit() and int(pre_stop[1]) > 0,
+         "%s: lifecycle.preStop must exec [\"/bin/sleep\", \"N\"] (the image has no shell to rely on)" % name)
+    if pre_stop[1:2] and pre_stop[1].isdigit():
+        cpu = str(dig(c, "resources", "limits", "cpu") or "0")
+        workers = int(setting("WARMJAIL_WORKERS", "--workers", env) or 0) or \
+            max(1, -(-int(cpu[:-1]) // 1000) if cpu.endswith("m") else int(-(-float(cpu) // 1)))
+        queue = int(setting("WARMJAIL_QUEUE", "--queue", env))
+        timeout = float(setting("WARMJAIL_TIMEOUT", "--timeout", env))
+        read = float(setting("WARMJAIL_REQUEST_READ_TIMEOUT", "--request-read-timeout", env))
+        drain = (-(-queue // workers) + 1) * timeout + read
+        grace = pod.get("terminationGracePeriodSeconds") or 30
+        need(grace >= int(pre_stop[1]) + drain,
+             "%s: terminationGracePeriodSeconds %s < preStop %s s + the longest drain %.0f s "
+             "((%d queued / %d workers + 1) x %g s + %g s)" % (name, grace, pre_stop[1], drain, queue, workers,
+                                                               timeout, read))
     for probe in ("readinessProbe", "livenessProbe"):
         need(dig(c, probe, "httpGet", "path") == "/healthz", "%s: %s must GET /healthz" % (name, probe))
     ports = {p.get("name"): p.get("containerPort") for p in c.get("ports") or []}
