@@ -40,6 +40,10 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 STOPSIGNAL SIGTERM
 # The binary is the entrypoint and `serve` the default command, so arguments
 # given to the container (`docker run IMAGE serve --allow-degraded`,
-# `docker run IMAGE check`, Kubernetes' `args`) are warmjail's.
-ENTRYPOINT ["/usr/local/bin/warmjail"]
+# `docker run IMAGE check`, Kubernetes' `args`) are warmjail's. tini (from
+# scripts/install-runtime-deps) is PID 1: processes orphaned when a zygote
+# dies or is recycled (its workers, jailer, the sandboxes' inits) are
+# re-parented to PID 1, and warmjail waits only for its own zygotes; tini
+# reaps them and passes SIGTERM on to warmjail.
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/warmjail"]
 CMD ["serve"]

@@ -111,6 +111,13 @@ def readme_docker_runs(path):
 
 entrypoint, image_cmd = dockerfile_runtime(os.path.join(REPO, "Dockerfile"))
 check_argv((entrypoint or []) + (image_cmd or []), "Dockerfile: `docker run IMAGE` (ENTRYPOINT + CMD)")
+# PID 1 must reap what is orphaned to it (a killed or recycled zygote's
+# workers, jailer and sandbox inits); warmjail waits only for its zygotes.
+need(entrypoint and entrypoint[0] in INITS,
+     "Dockerfile: ENTRYPOINT %r does not start with an init (%s) as PID 1" % (entrypoint, ", ".join(INITS)))
+deps = open(os.path.join(REPO, "scripts", "install-runtime-deps"), encoding="utf-8").read()
+need(re.search(r'^packages="[^"]*\btini\b', deps, re.M),
+     "scripts/install-runtime-deps does not install tini, the image's PID 1")
 check_argv((entrypoint or []) + ["serve", "--allow-degraded"], "Dockerfile: `docker run IMAGE serve --allow-degraded`")
 readme_runs = readme_docker_runs(os.path.join(REPO, "README.md"))
 need(readme_runs, "README.md: no `docker run ... warmjail` found")
