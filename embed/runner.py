@@ -400,6 +400,7 @@ def run(script, input_json, max_result_bytes):
 
     try:
         text = _RESULT_ENCODER.encode(value)
+        _check_portable(text)
     except MemoryError:
         return _error(MEMORY_LIMIT, MEMORY_LIMIT_TEXT)
     except BaseException as exc:
@@ -407,6 +408,32 @@ def run(script, input_json, max_result_bytes):
     if len(text) > max_result_bytes:
         return _error(RESULT_TOO_LARGE, RESULT_TOO_LARGE_TEXT.format(max_result_bytes))
     return SUCCESS_HEADER + text.encode()
+
+
+# JSON text json.dumps writes but the server refuses as not strict JSON
+# (src/document.cc): a lone surrogate ("\ud800", not Unicode) and a number
+# beyond a double's range (an int of 309 digits or more, which JSON readers
+# such as JavaScript's read as Infinity or refuse). Looked for only where the
+# text can hold one (a surrogate escape without its pair, a run of 309
+# digits), so an ordinary result costs two substring searches.
+_LONG_DIGITS = re.compile(r"[0-9]{309,}")
+_LONE_SURROGATE = re.compile(r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}")
+
+
+def _check_portable(text):
+    if "\\ud" in text and _LONE_SURROGATE.search(text):
+        try:  # json.loads keeps a lone surrogate; strict UTF-8 refuses it
+            json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a string holds a lone surrogate, which is not Unicode") from None
+    if len(text) >= 309 and _LONG_DIGITS.search(text):
+
+        def check(token):
+            if float(token) in (float("inf"), float("-inf")):
+                raise ValueError("an integer beyond the range of a double (about 1.8e308)")
+            return 0
+
+        json.loads(text, parse_int=check)
 
 
 async def _await(awaitable):

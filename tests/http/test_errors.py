@@ -263,6 +263,12 @@ class ScriptErrors(harness.ServerTestCase):
                           "TypeError: keys must be str, int, float, bool or None, not tuple"),
             "circular": ("a = []\n    a.append(a)\n    return a",
                          "ValueError: Circular reference detected"),
+            # json.dumps writes these, but they are not portable JSON text
+            # (the server refuses them as such): they were 422 crashed.
+            "huge_int": ("return {'n': [10 ** 400]}",
+                         "ValueError: an integer beyond the range of a double (about 1.8e308)"),
+            "lone_surrogate": ("return ['ok \\ud83d\\ude00', 'x\\ud800']",
+                               "ValueError: a string holds a lone surrogate, which is not Unicode"),
         }
         for name, (body, detail) in cases.items():
             with self.subTest(case=name):
