@@ -196,8 +196,12 @@ bool HttpServer::Listen(std::string* error) {
     if (err != 0) *error += std::string(": ") + std::strerror(err);
     return false;
   }
+  // A Stop() that came before the socket existed (SIGTERM while the zygote
+  // warmed up) closed nothing: honour it now. One that races the accept
+  // loop's start makes listen_after_bind() fail, which is a stop too.
+  if (stop_requested_) return true;
   LogEvent("listening", {{"host", config_.host}, {"port", config_.port}});
-  return svr.listen_after_bind();
+  return svr.listen_after_bind() || stop_requested_;
 }
 
 // A connection past --max-connections or --max-connections-per-client:
@@ -237,6 +241,9 @@ HttpResponse HttpServer::AnswerInLane(const LaneRequest& lane) {
   return out;
 }
 
-void HttpServer::Stop() { server_->stop(); }
+void HttpServer::Stop() {
+  stop_requested_ = true;
+  server_->stop();
+}
 
 }  // namespace wj

@@ -1,6 +1,7 @@
 // cpp-httplib behind a small interface: one route table, one dispatcher,
 // JSON for every error httplib itself produces, no exception escaping.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,7 @@ class HttpServer {
   Service* service_;
   const Config& config_;
   std::unique_ptr<GuardedServer> server_;
+  std::atomic<bool> stop_requested_{false};
 };
 
 }  // namespace wj

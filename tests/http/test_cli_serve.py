@@ -4,6 +4,7 @@ that is not a port number is a usage error (exit 2), never ignored."""
 
 import http.client
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,23 @@ class ServePort(unittest.TestCase):
         self.assertIn(port, time_wait_local_ports(), "the stopped server left no TIME_WAIT")
         second = self.start(["--port", str(port)], {})
         self.assertTrue(wait_healthy(second, port), "the successor did not bind port %d" % port)
+
+    def test_sigterm_during_start_up_stops_it(self):
+        """SIGTERM while the zygote is still warming up: the server exits 0
+        without ever serving. The signal used to be taken before the socket
+        existed, Stop() closed nothing, and the server went on serving,
+        deaf to every later SIGTERM and SIGINT."""
+        for delay in (0.05, 0.2, 0.5):
+            with self.subTest(delay=delay):
+                port = harness.free_port()
+                proc = self.start(["--port", str(port)], {})
+                time.sleep(delay)
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    rc = proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    rc = "still running 60 s after SIGTERM"
+                self.assertEqual(rc, 0)
 
     def test_bad_port_env_is_a_usage_error(self):
         for bad in ("http", "80x", "70000", ""):
