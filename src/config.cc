@@ -17,8 +17,12 @@ std::optional<std::string> Config::Finalize() {
   if (workers == 0) workers = UsableCpus();
   if (port < 0 || port > 65535) return "--port must be between 0 and 65535";
   if (!(limits.timeout_s > 0)) return "--timeout must be greater than 0";
+  if (!(limits.timeout_s <= kMaxLimitSeconds))
+    return "--timeout must be at most " + FormatSeconds(kMaxLimitSeconds) + " seconds";
   if (limits.cpu_time_s == 0) limits.cpu_time_s = limits.timeout_s;
   if (!(limits.cpu_time_s > 0)) return "--cpu-time must be greater than 0";
+  if (!(limits.cpu_time_s <= kMaxLimitSeconds))
+    return "--cpu-time must be at most " + FormatSeconds(kMaxLimitSeconds) + " seconds";
   if (limits.memory_mb == 0) return "--memory-mb must be greater than 0";
   if (limits.max_procs == 0) return "--max-procs must be greater than 0";
   if (limits.tmp_mb == 0) return "--tmp-mb must be greater than 0";

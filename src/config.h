@@ -14,6 +14,11 @@ namespace jail {
 class CgroupManager;
 }
 
+// The largest --timeout and --cpu-time, seconds (a day): beyond it the
+// sandbox's deadlines (milliseconds in an int, whole seconds of RLIMIT_CPU)
+// would overflow. A request's limits.timeout_s is at most --timeout.
+inline constexpr double kMaxLimitSeconds = 86400;
+
 // The defaults are jail/defaults.h's, shared with the zygote and the jail.
 struct Limits {
   double timeout_s = jail::defaults::kTimeoutSeconds;

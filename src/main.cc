@@ -30,9 +30,9 @@ namespace {
 using wj::Config;
 
 void AddLimitOptions(CLI::App* app, Config& c) {
-  app->add_option("--timeout", c.limits.timeout_s, "Wall-clock limit per script, seconds (maximum)")
+  app->add_option("--timeout", c.limits.timeout_s, "Wall-clock limit per script, seconds (maximum; at most " + wj::FormatSeconds(wj::kMaxLimitSeconds) + ")")
       ->envname("WARMJAIL_TIMEOUT")->capture_default_str();
-  app->add_option("--cpu-time", c.limits.cpu_time_s, "CPU-time limit per script, seconds (default: --timeout)")
+  app->add_option("--cpu-time", c.limits.cpu_time_s, "CPU-time limit per script, seconds (default: --timeout; at most " + wj::FormatSeconds(wj::kMaxLimitSeconds) + ")")
       ->envname("WARMJAIL_CPU_TIME");
   app->add_option("--memory-mb", c.limits.memory_mb, "Memory limit per script, MiB (maximum)")
       ->envname("WARMJAIL_MEMORY_MB")->capture_default_str();

@@ -142,6 +142,39 @@ class ServePort(unittest.TestCase):
                 self.assertIn(b"PORT must be a port number", err)
 
 
+    def usage_error(self, args):
+        """Starts the server with ARGS; returns its stderr once it exited 2
+        (a usage error), failing when it starts serving instead."""
+        proc = self.start(["--port", str(harness.free_port())] + args, {})
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.fail("%s was accepted: the server started" % args)
+        self.assertEqual(proc.returncode, 2, err)
+        return err.decode()
+
+    def test_seconds_flags_are_bounded(self):
+        """--timeout and --cpu-time above a day (86400 s), infinite or NaN
+        are usage errors: 3000000 overflowed the sandbox's poll timeout (the
+        server busy-polled), 1e10 timed every request out at once, inf
+        started a server whose every request failed."""
+        for flag in ("--timeout", "--cpu-time"):
+            for value in ("86401", "3000000", "1e10", "inf"):
+                with self.subTest(flag=flag, value=value):
+                    self.assertEqual(self.usage_error([flag, value]),
+                                     "warmjail: %s must be at most 86400 seconds\n" % flag)
+            with self.subTest(flag=flag, value="nan"):
+                self.assertEqual(self.usage_error([flag, "nan"]),
+                                 "warmjail: %s must be greater than 0\n" % flag)
+
+    def test_a_day_is_accepted(self):
+        port = harness.free_port()
+        proc = self.start(["--port", str(port), "--workers", "1", "--timeout", "86400", "--cpu-time", "86400"], {})
+        self.assertTrue(wait_healthy(proc, port), "--timeout 86400 was refused")
+        status, _, data, raw = harness.request(port, "POST", "/execute", {"script": "def main():\n    return 7\n"})
+        self.assertEqual((status, data.get("result")), (200, 7), raw)
+
+
 class ModulesInTheWorkingDirectory(unittest.TestCase):
     """The directory the server is started in is not on the interpreter's
     sys.path: a numpy.py, pandas.py or json.py there is never imported into

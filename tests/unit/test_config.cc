@@ -197,3 +197,15 @@ TEST_CASE("switching isolation off reaches the zygote as every jail layer off") 
   for (const jail::NamedLayer& entry : jail::kLayerNames)
     if (jail::LayerSwitch flag = jail::SwitchOf(entry.layer)) CHECK_FALSE(layers.*flag);
 }
+
+TEST_CASE("--timeout and --cpu-time are at most a day") {
+  Config t;
+  t.limits.timeout_s = kMaxLimitSeconds;
+  CHECK_FALSE(t.Finalize().has_value());
+  Config over;
+  over.limits.timeout_s = 3000000;
+  CHECK(over.Finalize().value() == "--timeout must be at most 86400 seconds");
+  Config cpu;
+  cpu.limits.cpu_time_s = 1e10;
+  CHECK(cpu.Finalize().value() == "--cpu-time must be at most 86400 seconds");
+}
