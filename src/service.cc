@@ -4,11 +4,13 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <string_view>
 
 namespace wj {
 
 namespace {
 const char kNotReadyReason[] = "the sandbox zygote is not running (restarting)";
+constexpr std::string_view kBearer = "Bearer";
 
 // Standard Server-Timing: the child's set-up stages and the whole sandbox.
 // The stages' names and figures were checked by the document's reader
@@ -171,11 +173,21 @@ std::optional<HttpResponse> Service::Authorize(const HttpRequest& request) const
   if (config_.api_token.empty()) return std::nullopt;
   auto it = request.headers.find("authorization");
   std::string given = it == request.headers.end() ? "" : it->second;
-  std::string expected = "Bearer " + config_.api_token;
+  // "<scheme> <token>": the scheme is case-insensitive (RFC 9110, 11.1), the
+  // token is not.
+  size_t space = given.find(' ');
+  bool bearer = space != std::string::npos && std::equal(given.begin(), given.begin() + space, kBearer.begin(),
+                                                         kBearer.end(), [](char a, char b) {
+                                                           return std::tolower(static_cast<unsigned char>(a)) ==
+                                                                  std::tolower(static_cast<unsigned char>(b));
+                                                         });
+  size_t start = bearer ? given.find_first_not_of(' ', space) : std::string::npos;
+  std::string token = start == std::string::npos ? "" : given.substr(start);
+  const std::string& expected = config_.api_token;
   // Constant time in the token's content: every byte is compared.
-  unsigned char diff = given.size() != expected.size();
+  unsigned char diff = !bearer || token.size() != expected.size();
   for (size_t i = 0; i < expected.size(); ++i)
-    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < token.size() ? token[i] : 0));
   if (diff == 0) return std::nullopt;
   HttpResponse out = JsonError(401, "unauthorized", "Missing or invalid API token (Authorization: Bearer <token>)");
   out.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -653,6 +653,18 @@ class Auth(harness.ServerTestCase):
                             {"Authorization": "Bearer " + self.TOKEN})
         self.assertOk(resp, 1)
 
+    def test_scheme_is_case_insensitive(self):
+        """RFC 9110 (11.1): the scheme is case-insensitive, the token not."""
+        for scheme in ("bearer", "BEARER", "bEaReR"):
+            with self.subTest(scheme=scheme):
+                self.assertOk(self.execute({"script": OK_SCRIPT},
+                                           {"Authorization": scheme + " " + self.TOKEN}), 1)
+        for value in ("bearer " + self.TOKEN.upper(), "Bearers " + self.TOKEN, "Bearer" + self.TOKEN):
+            with self.subTest(value=value):
+                self.assertFailure(self.execute({"script": OK_SCRIPT}, {"Authorization": value}), 401,
+                                   "unauthorized",
+                                   "Missing or invalid API token (Authorization: Bearer <token>)")
+
     def test_health_paths_stay_open(self):
         self.assertEqual(self.server.get("/health")[0], 200)
         self.assertEqual(self.server.get("/healthz")[0], 200)
