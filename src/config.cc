@@ -37,7 +37,7 @@ std::optional<std::string> Config::Finalize() {
   if (header_timeout_s > request_read_timeout_s)
     return "--header-timeout must not exceed --request-read-timeout (the head is part of the request)";
   if (mode == embed::Mode::kCold) spares = 0;
-  else if (spares == 0) spares = workers;
+  else if (!spares) spares = workers;
   if (disable_isolation && !allow_degraded)
     return "--danger-disable-isolation runs scripts unconfined and needs --allow-degraded as well";
   if (!api_token_file.empty()) {
@@ -57,7 +57,7 @@ std::optional<std::string> Config::Finalize() {
       return "--sandbox-uid-range must be START:COUNT";
     // Each of two zygotes (the current one and one being recycled) keeps its
     // spares, its running sandboxes and one starting for each waiting job.
-    unsigned long long needed = 2ull * (spares + 2ull * workers);
+    unsigned long long needed = 2ull * (*spares + 2ull * workers);
     if (count != 0 && (first == 0 || first + count - 1 > 4294967294ull))
       return "--sandbox-uid-range must lie within 1 to 4294967294 (never root)";
     if (count != 0 && count < needed)
@@ -82,7 +82,7 @@ embed::ZygoteOptions ZygoteOptionsFor(const Config& c, const jail::CgroupManager
   o.mode = c.mode;
   if (c.disable_isolation) o.layers = jail::Layers{false, false, false, false};
   o.sandbox_uid = c.sandbox_uid;
-  o.spares = c.spares;
+  o.spares = c.spares.value_or(0);
   o.memory_bytes = c.limits.memory_mb << 20;
   o.cpu_seconds = static_cast<uint32_t>(std::ceil(c.limits.cpu_time_s));
   o.tmp_bytes = c.limits.tmp_mb << 20;

@@ -39,9 +39,10 @@ struct Config {
   unsigned max_connections_per_client = 0;  // of those, from one address (0: half of max_connections)
   unsigned header_timeout_s = 5;        // a request's head (line and headers) must have arrived by then
   unsigned request_read_timeout_s = 15; // a request must have arrived whole by then
-  // Sandboxes kept warm. Finalize resolves it once: 0 becomes as many as
-  // workers, and cold mode keeps none.
-  unsigned spares = 0;
+  // Sandboxes kept warm. Finalize resolves it once: unset becomes as many as
+  // workers, and cold mode keeps none. 0 keeps none: each request's sandbox
+  // is forked when it arrives.
+  std::optional<unsigned> spares;
   uint64_t recycle_requests = 10000;  // a fresh zygote after this many requests (0: never)
   uint64_t recycle_seconds = 3600;    // ... or after this long (0: never)
   uint64_t max_body_bytes = 1 << 20;

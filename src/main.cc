@@ -89,7 +89,10 @@ void AddServeOptions(CLI::App* app, Config& c) {
       ->envname("WARMJAIL_REQUEST_READ_TIMEOUT")->capture_default_str();
   app->add_option("--max-body-bytes", c.max_body_bytes, "Largest request body, bytes")
       ->envname("WARMJAIL_MAX_BODY_BYTES")->capture_default_str();
-  app->add_option("--spares", c.spares, "Sandboxes kept forked, jailed and warm, waiting for a request (default: --workers)")
+  app->add_option_function<unsigned>(
+         "--spares", [&c](const unsigned& spares) { c.spares = spares; },
+         "Sandboxes kept forked, jailed and warm, waiting for a request (default: --workers; 0: none, each "
+         "request's sandbox is forked when it arrives)")
       ->envname("WARMJAIL_SPARES");
   app->add_option("--recycle-requests", c.recycle_requests,
                   "Swap in a fresh zygote after this many requests (0: never); rotates the address layout and "

@@ -137,7 +137,7 @@ HttpResponse Service::Health(bool full) const {
       {"limits", limits},
       {"sandboxes_running", admission_.Running()},
       {"queue_depth", admission_.Waiting()},
-      {"spares", config_.spares},
+      {"spares", config_.spares.value_or(0)},
       {"zygote_restarts", zygote_->Restarts()},
       {"zygote_recycles", zygote_->Recycles()},
       {"version", WARMJAIL_VERSION},

@@ -131,5 +131,30 @@ class SmallQueue(harness.ServerTestCase):
         self.assertOk(self.script("def main():\n    return 'after'\n"), "after")
 
 
+class NoSpares(harness.ServerTestCase):
+    """--spares 0 keeps no sandbox waiting (it used to mean the default, as
+    many as --workers): /health says 0, no idle sandbox is left under the
+    zygote, and every request, concurrent ones too, still runs in a sandbox
+    forked when it arrives."""
+
+    server_args = ("--workers", "2", "--spares", "0")
+
+    def test_spares_0_keeps_none_and_serves(self):
+        status, _, data = self.server.get("/health")
+        self.assertEqual((status, data.get("spares")), (200, 0), data)
+        results = harness.run_parallel(
+            lambda i: self.server.post_execute({"script": SLEEPY_ECHO, "input": {"i": i, "tag": "s", "sleep": 0.2}}),
+            list(range(4)))
+        for i, r in enumerate(results):
+            with self.subTest(i=i):
+                self.assertNotIsInstance(r, BaseException, repr(r))
+                self.assertOk(r, {"i": i, "tag": "s", "sum": i * (i + 1) // 2})
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ops"))
+        import opslib
+        problem = opslib.wait_until(lambda: opslib.stray_processes(self.server.pid, 0), seconds=8.0)
+        self.assertIsNone(problem)
+        self.assertOk(self.script("def main():\n    return 'again'\n"), "again")
+
+
 if __name__ == "__main__":
     unittest.main()

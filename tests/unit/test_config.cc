@@ -163,6 +163,12 @@ TEST_CASE("spares are resolved once, by Finalize") {
   CHECK(cold.spares == 0);
   CHECK(ZygoteOptionsFor(cold, nullptr).spares == 0);
   CHECK(ZygoteOptionsFor(cold, nullptr).mode == embed::Mode::kCold);
+  Config none;
+  none.workers = 3;
+  none.spares = 0;  // --spares 0: none kept, not the default
+  REQUIRE_FALSE(none.Finalize().has_value());
+  CHECK(none.spares == 0u);
+  CHECK(ZygoteOptionsFor(none, nullptr).spares == 0);
 }
 
 TEST_CASE("the server, the zygote and the jail start from the same defaults") {
