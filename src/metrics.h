@@ -17,6 +17,9 @@ class Metrics {
   // gauges: name -> (help, value)
   std::string Render(const std::map<std::string, std::pair<std::string, double>>& gauges) const;
 
+  // A sample's value as /metrics writes it: every digit a double holds.
+  static std::string Number(double v);
+
   static constexpr std::array<double, 14> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                       0.25,  0.5,    1,     2.5,  5,     10,  30};
 
