@@ -35,7 +35,7 @@ struct Route {
 
 // Every path the service answers, in one place.
 const Route kRoutes[] = {
-    {"POST", "/execute", [](Service* s, const HttpRequest& r) { return s->Execute(r); }, true},
+    {"POST", HttpServer::kExecutePath, [](Service* s, const HttpRequest& r) { return s->Execute(r); }, true},
     // Open to all; the host's details only with the token (when one is set).
     {"GET",  "/health",  [](Service* s, const HttpRequest& r) { return s->Health(!s->Authorize(r)); }, false},
     {"GET",  "/healthz", [](Service* s, const HttpRequest&) { return s->Healthz(); }, false},
@@ -81,7 +81,10 @@ HttpResponse HttpServer::Dispatch(Service* service, const HttpRequest& request) 
     path_match = &route;
     if (request.method != route.method && !(request.method == "HEAD" && std::string(route.method) == "GET")) continue;
     if (route.needs_token)
-      if (auto denied = service->Authorize(request)) return *denied;
+      if (auto denied = service->Authorize(request)) {
+        if (request.path == kExecutePath) service->CountRefused(*denied);
+        return *denied;
+      }
     return route.handle(service, request);
   }
   if (path_match) {
@@ -89,6 +92,7 @@ HttpResponse HttpServer::Dispatch(Service* service, const HttpRequest& request) 
                                  "Method " + request.method + " is not allowed on " + request.path +
                                      "; use " + path_match->method);
     out.headers.emplace_back("Allow", path_match->method);
+    if (request.path == kExecutePath) service->CountRefused(out);
     return out;
   }
   return JsonError(404, "not_found", "No such path: " + request.path);
@@ -174,6 +178,7 @@ bool HttpServer::Listen(std::string* error) {
       out = JsonError(res.status, res.status < 500 ? "invalid_request" : "internal",
                       res.status < 500 ? "Malformed HTTP request" : "Internal server error");
     }
+    if (req.path == kExecutePath) service_->CountRefused(out);
     Write(out, id, res);
     return httplib::Server::HandlerResponse::Handled;
   }));
@@ -237,6 +242,7 @@ HttpResponse HttpServer::AnswerInLane(const LaneRequest& lane) {
                         "); only /health and /healthz are answered; retry shortly");
     out.headers.emplace_back("Retry-After", "1");
   }
+  if (lane.request.path == kExecutePath) service_->CountRefused(out);
   out.headers.emplace_back("X-Request-Id", id);
   return out;
 }

@@ -24,6 +24,8 @@ class HttpServer {
   // The route table, transport-free: both the regular handler and the
   // connection-limit lane (for /health and /healthz) answer through it.
   static HttpResponse Dispatch(Service* service, const HttpRequest& request);
+  // The path whose answers /metrics counts.
+  static constexpr const char* kExecutePath = "/execute";
 
  private:
   HttpResponse AnswerInLane(const LaneRequest& lane);

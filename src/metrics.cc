@@ -19,6 +19,11 @@ void Metrics::RecordRequest(const std::string& outcome, int status, double secon
   latency_.Observe(seconds);
 }
 
+void Metrics::CountRequest(const std::string& outcome, int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  requests_[{outcome, status}]++;
+}
+
 void Metrics::RecordSetup(double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   setup_.Observe(seconds);

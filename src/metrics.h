@@ -13,6 +13,9 @@ namespace wj {
 class Metrics {
  public:
   void RecordRequest(const std::string& outcome, int status, double seconds);
+  // A request answered before it reached the handler that times it (refused
+  // by the HTTP layer or for its token): counted, not timed.
+  void CountRequest(const std::string& outcome, int status);
   void RecordSetup(double seconds);
   // gauges: name -> (help, value)
   std::string Render(const std::map<std::string, std::pair<std::string, double>>& gauges) const;

@@ -169,6 +169,10 @@ HttpResponse Service::Metrics() const {
   return out;
 }
 
+void Service::CountRefused(const HttpResponse& response) {
+  metrics_.CountRequest(response.error_type.empty() ? "ok" : response.error_type, response.status);
+}
+
 std::optional<HttpResponse> Service::Authorize(const HttpRequest& request) const {
   if (config_.api_token.empty()) return std::nullopt;
   auto it = request.headers.find("authorization");

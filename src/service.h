@@ -58,6 +58,10 @@ class Service {
   HttpResponse Metrics() const;
   // When an API token is configured: 401 unless the request carries it.
   std::optional<HttpResponse> Authorize(const HttpRequest& request) const;
+  // An answer to a request for /execute that Execute() did not give (401,
+  // 405, the HTTP layer's own refusals): counted in /metrics by its
+  // error_type and status.
+  void CountRefused(const HttpResponse& response);
 
   // The isolation layers as the zygote's probe found them, then how memory
   // is limited.

@@ -4,6 +4,7 @@
 import ast
 import os
 import re
+import socket
 import sys
 import textwrap
 import time
@@ -668,6 +669,42 @@ class Auth(harness.ServerTestCase):
     def test_health_paths_stay_open(self):
         self.assertEqual(self.server.get("/health")[0], 200)
         self.assertEqual(self.server.get("/healthz")[0], 200)
+
+
+class MetricsCountRefusals(harness.ServerTestCase):
+    """warmjail_requests_total is "Requests to /execute by outcome and HTTP
+    status": the answers Service::Execute never gave count too (401 for the
+    token, 405, and what the HTTP layer refuses itself: 413, 400)."""
+
+    TOKEN = "metrics-token"
+    server_args = ("--api-token", TOKEN, "--max-body-bytes", "1000")
+
+    def raw_request(self, head, body=b""):
+        with socket.create_connection((harness.HOST, self.server.port), timeout=30) as s:
+            s.sendall(head + body)
+            return s.recv(65536)
+
+    def test_refusals_are_counted(self):
+        auth = {"Authorization": "Bearer " + self.TOKEN}
+        self.assertOk(self.execute({"script": OK_SCRIPT}, auth), 1)
+        self.assertFailure(self.execute({"script": OK_SCRIPT}), 401, "unauthorized")
+        self.assertFailure(self.execute({"script": OK_SCRIPT}, {"Authorization": "Bearer no"}), 401, "unauthorized")
+        self.assertFailure(self.execute({"script": "#" * 2000}, auth), 413, "request_too_large")
+        self.assertEqual(self.server.request("GET", "/execute")[0], 405)
+        answer = self.raw_request(b"POST /execute HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n"
+                                  b"Connection: close\r\n\r\n")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 400 "), answer)
+        self.assertEqual(self.server.request("GET", "/nope")[0], 404)  # not /execute: not counted
+        status, _, _, raw = self.server.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        counted = sorted(line for line in raw.decode().splitlines() if line.startswith("warmjail_requests_total{"))
+        self.assertEqual(counted, [
+            'warmjail_requests_total{outcome="invalid_request",status="400"} 1',
+            'warmjail_requests_total{outcome="method_not_allowed",status="405"} 1',
+            'warmjail_requests_total{outcome="ok",status="200"} 1',
+            'warmjail_requests_total{outcome="request_too_large",status="413"} 1',
+            'warmjail_requests_total{outcome="unauthorized",status="401"} 2',
+        ])
 
 
 if __name__ == "__main__":
