@@ -88,10 +88,12 @@ HttpResponse HttpServer::Dispatch(Service* service, const HttpRequest& request) 
     return route.handle(service, request);
   }
   if (path_match) {
+    // A GET route answers HEAD as well.
+    std::string allow = path_match->method;
+    if (allow == "GET") allow += ", HEAD";
     HttpResponse out = JsonError(405, "method_not_allowed",
-                                 "Method " + request.method + " is not allowed on " + request.path +
-                                     "; use " + path_match->method);
-    out.headers.emplace_back("Allow", path_match->method);
+                                 "Method " + request.method + " is not allowed on " + request.path + "; use " + allow);
+    out.headers.emplace_back("Allow", allow);
     if (request.path == kExecutePath) service->CountRefused(out);
     return out;
   }
@@ -137,6 +139,16 @@ bool HttpServer::Listen(std::string* error) {
     }
     Write(response, request.request_id, res);
   };
+  // Methods httplib parses but routes nowhere (TRACE, CONNECT, PRI) go to
+  // the same handler before routing, which answers them 405 (or 404): no
+  // route takes them, and their body is never read.
+  svr.set_pre_routing_handler([handler](const httplib::Request& req, httplib::Response& res) {
+    static const char* const kRouted[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
+    for (const char* method : kRouted)
+      if (req.method == method) return httplib::Server::HandlerResponse::Unhandled;
+    handler(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   for (const char* pattern : {".*"}) {
     svr.Get(pattern, handler);
     svr.Post(pattern, handler);
@@ -146,6 +158,11 @@ bool HttpServer::Listen(std::string* error) {
     svr.Options(pattern, handler);
   }
   svr.set_error_logger([](const httplib::Error& error, const httplib::Request* req) {
+    // A bad request line is logged twice: first why (the method or the
+    // version), then InvalidRequestLine. The first says more.
+    if (req && req == t_last_error_request && error == httplib::Error::InvalidRequestLine &&
+        (t_last_error == httplib::Error::InvalidHTTPMethod || t_last_error == httplib::Error::InvalidHTTPVersion))
+      return;
     t_last_error = error;
     t_last_error_request = req;
   });
@@ -174,6 +191,16 @@ bool HttpServer::Listen(std::string* error) {
                       "Request body is larger than the cap of " + std::to_string(config_.max_body_bytes) + " bytes");
     } else if (res.status == 404) {
       out = JsonError(404, "not_found", "No such path: " + req.path);
+    } else if (res.status == 414) {
+      out = JsonError(414, "request_too_large",
+                      "Request URI is longer than " + std::to_string(CPPHTTPLIB_REQUEST_URI_MAX_LENGTH) + " bytes");
+    } else if (res.status == 415) {
+      // A compressed body (gzip, deflate, br, zstd): none is decoded.
+      out = JsonError(415, "invalid_request", "Content-Encoding is not supported: send the body uncompressed");
+    } else if (res.status == 400 && error == httplib::Error::InvalidHTTPMethod) {
+      out = JsonError(400, "invalid_request", "Unsupported HTTP method");
+    } else if (res.status == 400 && error == httplib::Error::InvalidHTTPVersion) {
+      out = JsonError(400, "invalid_request", "Unsupported HTTP version (HTTP/1.1 and HTTP/1.0 are served)");
     } else {
       out = JsonError(res.status, res.status < 500 ? "invalid_request" : "internal",
                       res.status < 500 ? "Malformed HTTP request" : "Internal server error");

@@ -542,6 +542,53 @@ class ApiSurface(harness.ServerTestCase):
                 status, hdrs, data, _ = self.server.request(method, path, body)
                 self.assertJsonError(status, hdrs, data, 405)
 
+    def raw(self, data):
+        """Sends DATA on a fresh connection; (status, headers, parsed body)."""
+        import http.client
+        with socket.create_connection((harness.HOST, self.server.port), timeout=30) as s:
+            s.sendall(data)
+            resp = http.client.HTTPResponse(s)
+            resp.begin()
+            return resp.status, resp.headers, harness.parse_json(resp.read())
+
+    def test_allow_names_head_on_get_routes(self):
+        for method, path, allow in (("POST", "/health", "GET, HEAD"), ("DELETE", "/metrics", "GET, HEAD"),
+                                    ("GET", "/execute", "POST")):
+            with self.subTest(method=method, path=path):
+                status, hdrs, data, _ = self.server.request(method, path)
+                self.assertEqual((status, hdrs.get("Allow"), data.get("error_type"), data.get("error")),
+                                 (405, allow, "method_not_allowed",
+                                  "Method %s is not allowed on %s; use %s" % (method, path, allow)))
+        self.assertEqual(self.server.request("HEAD", "/health")[0], 200)
+
+    def test_methods_httplib_does_not_route_get_405(self):
+        """TRACE and CONNECT on a known path were 400 "Malformed HTTP request"."""
+        for method, path, allow in (("TRACE", "/health", "GET, HEAD"), ("CONNECT", "/execute", "POST"),
+                                    ("TRACE", "/execute", "POST")):
+            with self.subTest(method=method, path=path):
+                status, hdrs, data = self.raw(b"%s %s HTTP/1.1\r\nHost: t\r\n\r\n" % (method.encode(), path.encode()))
+                self.check_shape(status, hdrs, data)
+                self.assertEqual((status, hdrs.get("Allow"), data["error_type"], data["error"]),
+                                 (405, allow, "method_not_allowed",
+                                  "Method %s is not allowed on %s; use %s" % (method, path, allow)))
+        status, hdrs, data = self.raw(b"TRACE /nope HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual((status, data.get("error_type"), data.get("error")), (404, "not_found", "No such path: /nope"))
+        status, hdrs, data = self.raw(b"FROB /execute HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.check_shape(status, hdrs, data)
+        self.assertEqual((status, data["error_type"], data["error"]), (400, "invalid_request", "Unsupported HTTP method"))
+
+    def test_long_uri_is_414(self):
+        status, hdrs, data, _ = self.server.request("GET", "/health?" + "x" * 9000)
+        self.check_shape(status, hdrs, data)
+        self.assertEqual((status, data["error_type"], data["error"]),
+                         (414, "request_too_large", "Request URI is longer than 8192 bytes"))
+
+    def test_compressed_body_is_415(self):
+        status, hdrs, data = self.server.post_execute(b"\x1f\x8b\x08\x00", {"Content-Encoding": "gzip"})
+        self.check_shape(status, hdrs, data)
+        self.assertEqual((status, data["error_type"], data["error"]),
+                         (415, "invalid_request", "Content-Encoding is not supported: send the body uncompressed"))
+
     def test_keep_alive_connection(self):
         import http.client
         conn = http.client.HTTPConnection(harness.HOST, self.server.port, timeout=60)
