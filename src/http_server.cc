@@ -142,7 +142,23 @@ bool HttpServer::Listen(std::string* error) {
   // Methods httplib parses but routes nowhere (TRACE, CONNECT, PRI) go to
   // the same handler before routing, which answers them 405 (or 404): no
   // route takes them, and their body is never read.
-  svr.set_pre_routing_handler([handler](const httplib::Request& req, httplib::Response& res) {
+  // A body declared larger than the cap is refused from its head: no
+  // "100 Continue" invites it, and none of it is read (the error handler
+  // writes the 413).
+  const uint64_t max_body = config_.max_body_bytes;
+  auto declared_too_large = [max_body](const httplib::Request& req) {
+    return req.has_header("Content-Length") && req.get_header_value_u64("Content-Length") > max_body;
+  };
+  svr.set_expect_100_continue_handler([declared_too_large](const httplib::Request& req, httplib::Response& res) {
+    if (!declared_too_large(req)) return 100;
+    res.status = 413;
+    return 413;
+  });
+  svr.set_pre_routing_handler([handler, declared_too_large](const httplib::Request& req, httplib::Response& res) {
+    if (declared_too_large(req)) {
+      res.status = 413;
+      return httplib::Server::HandlerResponse::Handled;
+    }
     static const char* const kRouted[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
     for (const char* method : kRouted)
       if (req.method == method) return httplib::Server::HandlerResponse::Unhandled;

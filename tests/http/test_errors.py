@@ -2,6 +2,7 @@
 (404/405, X-Request-Id, auth, health, metrics)."""
 
 import ast
+import io
 import os
 import re
 import socket
@@ -752,6 +753,62 @@ class MetricsCountRefusals(harness.ServerTestCase):
             'warmjail_requests_total{outcome="request_too_large",status="413"} 1',
             'warmjail_requests_total{outcome="unauthorized",status="401"} 2',
         ])
+
+
+def read_all(s):
+    """What the server sends until it closes the connection."""
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    return data
+
+
+class BodyCapFromTheHead(harness.ServerTestCase):
+    """A Content-Length over --max-body-bytes is refused from the head, at
+    once: no "100 Continue" invites the body, and none of it is awaited
+    (the server used to answer 100 Continue, and without Expect read
+    --max-body-bytes + 1 bytes before its 413)."""
+
+    server_args = ("--max-body-bytes", "1000")
+    TEXT = "Request body is larger than the cap of 1000 bytes"
+
+    def head_only(self, extra):
+        """Sends a head declaring 200 MB and no body; the server's first
+        answer (a 100 Continue is not skipped)."""
+        import http.client
+        with socket.create_connection((harness.HOST, self.server.port), timeout=5) as s:
+            s.sendall(b"POST /execute HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 200000000\r\n" + extra + b"\r\n")
+            first = s.recv(12)
+            self.assertEqual(first, b"HTTP/1.1 413")
+            resp = http.client.HTTPResponse(s)
+            resp.fp = io.BufferedReader(io.BytesIO(first + read_all(s)))
+            resp.begin()
+            return resp.status, resp.headers, harness.parse_json(resp.read())
+
+    def test_declared_length_over_cap_with_expect_100_continue(self):
+        status, hdrs, data = self.head_only(b"Expect: 100-continue\r\n")
+        self.check_shape(status, hdrs, data)
+        self.assertEqual((status, data["error_type"], data["error"]), (413, "request_too_large", self.TEXT))
+
+    def test_declared_length_over_cap_without_expect(self):
+        status, hdrs, data = self.head_only(b"")
+        self.check_shape(status, hdrs, data)
+        self.assertEqual((status, data["error_type"], data["error"]), (413, "request_too_large", self.TEXT))
+
+    def test_declared_length_at_cap_gets_100_continue(self):
+        body = b'{"script": "def main():\\n    return 1\\n"}'
+        body += b" " * (1000 - len(body))
+        with socket.create_connection((harness.HOST, self.server.port), timeout=30) as s:
+            s.sendall(b"POST /execute HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n"
+                      b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+            interim = b""
+            while not interim.endswith(b"\r\n\r\n"):
+                interim += s.recv(1)
+            self.assertEqual(interim, b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(body)
+            answer = read_all(s)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
 
 
 if __name__ == "__main__":
