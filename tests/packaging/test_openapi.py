@@ -174,6 +174,25 @@ class TestExamplesAgainstServer(harness.ServerTestCase):
                 self.assertEqual(data["error_type"], example["x-expect"]["error_type"])
                 self.assertTrue(hdrs.get("Retry-After"), "429 without Retry-After")
 
+    def test_examples_have_the_servers_fields(self):
+        """A 422 example holds the fields the server's answer holds (stderr
+        only once the script ran: not for syntax_error or no_main), and the
+        503 example's text is the server's own."""
+        responses = load_spec()["paths"]["/execute"]["post"]["responses"]
+        examples = responses["422"]["content"]["application/json"]["examples"]
+        for etype, script in (("syntax_error", "def main(:\n"), ("no_main", "x = 1\n"),
+                              ("runtime_error", "def main():\n    return 1 / 0\n")):
+            with self.subTest(error_type=etype):
+                status, _, data = self.execute({"script": script})
+                self.assertEqual((status, data["error_type"]), (422, etype), data)
+                self.assertEqual(set(examples[etype]["value"]) - {"duration_ms"}, set(data) - {"duration_ms"})
+        unavailable = responses["503"]["content"]["application/json"]["examples"]
+        with open(os.path.join(REPO, "src", "service.cc"), encoding="utf-8") as f:
+            service = f.read()
+        for e in unavailable.values():
+            self.assertTrue('"%s"' % e["value"]["error"] in service,
+                            "the 503 example's text %r is not the server's" % e["value"]["error"])
+
     def test_operations_paths(self):
         spec = load_spec()
         status, _, data = self.server.get("/healthz")
