@@ -220,6 +220,15 @@ void GuardedServer::RequestRead() {
   if (t_server) t_server->SetPhase(t_socket, Phase::kHandler);
 }
 
+GuardedServer::Cut GuardedServer::DeadlineCut() {
+  if (!t_server) return {};
+  std::lock_guard<std::mutex> lock(t_server->mu_);
+  auto it = t_server->connections_.find(t_socket);
+  if (it == t_server->connections_.end() || !it->second.cut) return {};
+  bool head = it->second.phase == Phase::kHead;
+  return {head ? t_server->limits_.header_deadline : t_server->limits_.request_deadline, head};
+}
+
 void GuardedServer::SetPhase(socket_t sock, Phase phase) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = connections_.find(sock);
@@ -236,10 +245,12 @@ void GuardedServer::Sweep() {
     if (c.cut || c.phase == Phase::kHandler) continue;
     auto deadline = c.phase == Phase::kHead ? limits_.header_deadline : limits_.request_deadline;
     if (now - c.since < deadline) continue;
-    // Shutting the socket down wakes httplib's read with an end of stream;
-    // the connection's thread then closes it as for any finished connection.
-    // The socket is still open: it leaves the map before it is closed.
-    ::shutdown(sock, SHUT_RDWR);
+    // Shutting the reading side down wakes httplib's read with an end of
+    // stream; the error handler answers 408 on the side still open (a head
+    // cut before its request line is complete gets no answer), and the
+    // connection's thread closes it as for any finished connection. The
+    // socket is still open: it leaves the map before it is closed.
+    ::shutdown(sock, SHUT_RD);
     c.cut = true;
   }
 }
@@ -363,6 +374,7 @@ class ConnectionQueue : public httplib::TaskQueue {
 };
 
 GuardedServer::GuardedServer(const ConnectionLimits& limits) : limits_(limits) {
+  set_read_timeout(PerReadTimeout(limits));
   new_task_queue = [this] { return new ConnectionQueue(this); };
   set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.get_header_value("Connection") == "close") t_close_after = true;

@@ -34,6 +34,14 @@ struct ConnectionLimits {
   std::chrono::seconds request_deadline;
 };
 
+// httplib's timeout for a single read: a second past the request's own
+// deadline, so that a slow client is always cut by the watchdog's deadlines
+// (--header-timeout, --request-read-timeout), which it answers 408, and
+// never by a read timeout of httplib's own.
+inline std::chrono::seconds PerReadTimeout(const ConnectionLimits& limits) {
+  return limits.request_deadline + std::chrono::seconds(1);
+}
+
 // How long a health-lane connection has to send its request head, how large
 // that head may be, and how many connections the lane holds (the oldest is
 // dropped past that): a probe's request arrives at once and is a few hundred
@@ -61,6 +69,15 @@ class GuardedServer : public httplib::Server {
   // handled and answered (httplib's write timeout bounds the answer).
   static void RequestRead();
 
+  // Which deadline the watchdog cut this thread's connection at: 0 when it
+  // was not cut, else the deadline's seconds, `head` set when it was the
+  // header deadline. For the error handler, whose 400 is then a 408.
+  struct Cut {
+    std::chrono::seconds after{0};
+    bool head = false;
+  };
+  static Cut DeadlineCut();
+
   // Answers a request in the health lane (set before listening).
   std::function<HttpResponse(const LaneRequest&)> lane_handler;
 
@@ -70,7 +87,7 @@ class GuardedServer : public httplib::Server {
   struct Connection {
     Phase phase = Phase::kHead;
     std::chrono::steady_clock::time_point since;
-    bool cut = false;
+    bool cut = false;  // at the deadline of `phase`
   };
 
   bool process_and_close_socket(socket_t sock) override;

@@ -114,7 +114,6 @@ bool HttpServer::Listen(std::string* error) {
   svr.lane_handler = [this](const LaneRequest& lane) { return AnswerInLane(lane); };
   // Every framing (Content-Length, chunked, none) stops reading at the cap.
   svr.set_payload_max_length(config_.max_body_bytes);
-  svr.set_read_timeout(10, 0);
   svr.set_write_timeout(10, 0);
   svr.set_keep_alive_timeout(5);
   svr.set_keep_alive_max_count(1000);
@@ -191,7 +190,12 @@ bool HttpServer::Listen(std::string* error) {
     httplib::Error error = t_last_error_request == &req ? t_last_error : httplib::Error::Success;
     t_last_error_request = nullptr;
     HttpResponse out;
-    if (res.status == 400 && error == httplib::Error::InvalidHeaders) {
+    GuardedServer::Cut cut = GuardedServer::DeadlineCut();
+    if (res.status == 400 && cut.after.count() > 0) {
+      out = JsonError(408, "invalid_request",
+                      std::string(cut.head ? "Request head not received" : "Request not received whole") + " within " +
+                          std::to_string(cut.after.count()) + " seconds");
+    } else if (res.status == 400 && error == httplib::Error::InvalidHeaders) {
       // httplib stops at its caps (CPPHTTPLIB_HEADER_MAX_COUNT headers of
       // CPPHTTPLIB_HEADER_MAX_LENGTH bytes); the headers read so far tell
       // which: a full count is the flood, anything else a bad or long line.

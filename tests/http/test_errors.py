@@ -811,5 +811,61 @@ class BodyCapFromTheHead(harness.ServerTestCase):
         self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
 
 
+class SlowClients(harness.ServerTestCase):
+    """--header-timeout and --request-read-timeout are the deadlines a slow
+    client meets, answered 408 (httplib's own read timeout, hard-coded to
+    10 s, cut any pause over 10 s whatever the flags said, and answered 400
+    "Malformed HTTP request")."""
+
+    server_args = ("--header-timeout", "1", "--request-read-timeout", "2")
+    BODY = b'{"script": "def main():\\n    return 5\\n"}'
+
+    def paused(self, first, rest, pause, port=None):
+        """Sends FIRST, waits PAUSE seconds, sends REST (unless the server
+        answered meanwhile); (status, headers, parsed body, seconds until
+        the answer)."""
+        import http.client
+        with socket.create_connection((harness.HOST, port or self.server.port), timeout=30) as s:
+            started = time.monotonic()
+            s.sendall(first)
+            s.settimeout(pause)
+            try:
+                answer = s.recv(65536)
+            except socket.timeout:
+                answer = b""
+                s.settimeout(30)
+                s.sendall(rest)
+            answer += read_all(s)
+            took = time.monotonic() - started
+        resp = http.client.HTTPResponse(socket.socket())
+        resp.fp = io.BufferedReader(io.BytesIO(answer))
+        resp.begin()
+        return resp.status, resp.headers, harness.parse_json(resp.read()), took
+
+    def head(self, length):
+        return (b"POST /execute HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n" % length)
+
+    def test_body_paused_past_the_request_deadline_is_408(self):
+        status, hdrs, data, took = self.paused(self.head(len(self.BODY)) + self.BODY[:10], self.BODY[10:], 6)
+        self.check_shape(status, hdrs, data)
+        self.assertEqual((status, data["error_type"], data["error"]),
+                         (408, "invalid_request", "Request not received whole within 2 seconds"))
+        self.assertLess(took, 4, "answered after %.1f s with --request-read-timeout 2" % took)
+
+    def test_head_paused_past_the_header_deadline_is_408(self):
+        status, hdrs, data, took = self.paused(b"POST /execute HTTP/1.1\r\nHost: t\r\n", b"\r\n", 6)
+        self.check_shape(status, hdrs, data)
+        self.assertEqual((status, data["error_type"], data["error"]),
+                         (408, "invalid_request", "Request head not received within 1 seconds"))
+        self.assertLess(took, 3, "answered after %.1f s with --header-timeout 1" % took)
+
+    def test_a_pause_over_10_s_within_the_deadlines_is_served(self):
+        with harness.Server(["--workers", "1", "--request-read-timeout", "13"]) as srv:
+            status, _, data, took = self.paused(self.head(len(self.BODY)) + self.BODY[:10], self.BODY[10:], 10.5,
+                                                port=srv.port)
+        self.assertEqual((status, data.get("result")), (200, 5), data)
+
+
 if __name__ == "__main__":
     unittest.main()
