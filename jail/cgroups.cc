@@ -85,19 +85,14 @@ std::string OwnCgroup(const std::string& controller) {
 std::string MountPoint(const std::string& fstype, const std::string& controller) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
+  MountinfoLine m;
   while (std::getline(in, line)) {
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
-    std::string id, parent, dev, root, mnt, type, source, opts;
-    pre >> id >> parent >> dev >> root >> mnt;
-    post >> type >> source >> opts;
-    if (type != fstype) continue;
-    if (controller.empty()) return mnt;
-    std::stringstream ss(opts);
+    if (!ParseMountinfoLine(line, &m) || m.fstype != fstype) continue;
+    if (controller.empty()) return m.mount_point;
+    std::stringstream ss(m.super_options);
     std::string o;
     while (std::getline(ss, o, ','))
-      if (o == controller) return mnt;
+      if (o == controller) return m.mount_point;
   }
   return "";
 }
@@ -136,6 +131,16 @@ std::string Join(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+bool ParseMountinfoLine(const std::string& line, MountinfoLine* out) {
+  size_t dash = line.find(" - ");
+  if (dash == std::string::npos) return false;
+  std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
+  std::string id, parent, dev, source;
+  pre >> id >> parent >> dev >> out->root >> out->mount_point;
+  post >> out->fstype >> source >> out->super_options;
+  return true;
+}
 
 std::string SandboxCgroupName(pid_t zygote, uint64_t serial) {
   return "sandbox-" + std::to_string(zygote) + "-" + std::to_string(serial);

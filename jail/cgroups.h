@@ -94,6 +94,13 @@ class ProcessTable {
   std::vector<Entry> entries_;  // sorted by ppid
 };
 
+// One line of /proc/PID/mountinfo: the fields a cgroup lookup needs. False
+// for a line without the " - " separator.
+struct MountinfoLine {
+  std::string root, mount_point, fstype, super_options;
+};
+bool ParseMountinfoLine(const std::string& line, MountinfoLine* out);
+
 // The name of the cgroup of a zygote's `serial`-th sandbox (in each
 // hierarchy's base). Each zygote's are its own: a recycled zygote's successor
 // makes its sandboxes beside those still running in it.

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <vector>
 
+#include "jail/cgroups.h"
+
 namespace wj {
 namespace {
 
@@ -84,19 +86,15 @@ CpuCgroupMount FindCpuCgroupMount(const std::string& mountinfo) {
   CpuCgroupMount v2;
   std::istringstream in(mountinfo);
   std::string line;
+  jail::MountinfoLine m;
   while (std::getline(in, line)) {
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
-    std::string id, parent, dev, root, mnt, type, source, opts;
-    pre >> id >> parent >> dev >> root >> mnt;
-    post >> type >> source >> opts;
-    if (type == "cgroup2" && v2.version == 0) v2 = {2, mnt, root};
-    if (type != "cgroup") continue;
-    std::istringstream list(opts);
+    if (!jail::ParseMountinfoLine(line, &m)) continue;
+    if (m.fstype == "cgroup2" && v2.version == 0) v2 = {2, m.mount_point, m.root};
+    if (m.fstype != "cgroup") continue;
+    std::istringstream list(m.super_options);
     std::string o;
     while (std::getline(list, o, ','))
-      if (o == "cpu") return {1, mnt, root};
+      if (o == "cpu") return {1, m.mount_point, m.root};
   }
   return v2;
 }
