@@ -38,6 +38,22 @@ def test_args():
     return shlex.split(os.environ.get("WARMJAIL_TEST_ARGS", ""))
 
 
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -208,7 +224,15 @@ class Server:
             return self.proc.pid
         out = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", container_name(self.port)],
                              capture_output=True, text=True, check=True).stdout
-        return int(out.strip())
+        init = int(out.strip())
+        # The image runs the server under an init (tini) as the container's
+        # PID 1: the server is that process's child.
+        if _comm(init) == "warmjail":
+            return init
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and _ppid(int(entry)) == init and _comm(int(entry)) == "warmjail":
+                return int(entry)
+        raise RuntimeError("no warmjail process under the container's init (pid %d, %s)" % (init, _comm(init)))
 
     # -- requests ------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=90.0):
