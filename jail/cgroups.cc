@@ -65,19 +65,9 @@ uint64_t ReadNumber(const std::string& path) {
 
 // This process's cgroup path for `controller` ("" for the v2 line).
 std::string OwnCgroup(const std::string& controller) {
-  std::ifstream in("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string ctrls = line.substr(a + 1, b - a - 1);
-    std::stringstream ss(ctrls);
-    std::string c;
-    if (controller.empty() && ctrls.empty()) return line.substr(b + 1);
-    while (std::getline(ss, c, ','))
-      if (c == controller) return line.substr(b + 1);
-  }
-  return "";
+  std::string text;
+  ReadFile("/proc/self/cgroup", &text);
+  return CgroupOf(text, controller);
 }
 
 // Where a cgroup hierarchy is mounted: fstype "cgroup2", or "cgroup" with
@@ -131,6 +121,22 @@ std::string Join(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+std::string CgroupOf(const std::string& proc_cgroup, const std::string& controller) {
+  std::istringstream in(proc_cgroup);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1);
+    if (controller.empty() && ctrls.empty()) return line.substr(b + 1);
+    std::stringstream ss(ctrls);
+    std::string c;
+    while (std::getline(ss, c, ','))
+      if (c == controller) return line.substr(b + 1);
+  }
+  return "";
+}
 
 bool ParseMountinfoLine(const std::string& line, MountinfoLine* out) {
   size_t dash = line.find(" - ");

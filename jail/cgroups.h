@@ -94,6 +94,10 @@ class ProcessTable {
   std::vector<Entry> entries_;  // sorted by ppid
 };
 
+// The cgroup path in /proc/PID/cgroup's text (`proc_cgroup`) of the v1
+// hierarchy with `controller`, or of the v2 line ("0::PATH") for "".
+std::string CgroupOf(const std::string& proc_cgroup, const std::string& controller);
+
 // One line of /proc/PID/mountinfo: the fields a cgroup lookup needs. False
 // for a line without the " - " separator.
 struct MountinfoLine {

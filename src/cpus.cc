@@ -64,22 +64,7 @@ std::optional<double> CpuQuotaV1(const std::string& quota_us, const std::string&
 }
 
 std::string OwnCpuCgroup(const std::string& proc_self_cgroup, int version) {
-  std::istringstream in(proc_self_cgroup);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string controllers = line.substr(a + 1, b - a - 1);
-    if (version == 2) {
-      if (line.compare(0, a, "0") == 0 && controllers.empty()) return line.substr(b + 1);
-      continue;
-    }
-    std::istringstream list(controllers);
-    std::string c;
-    while (std::getline(list, c, ','))
-      if (c == "cpu") return line.substr(b + 1);
-  }
-  return "";
+  return jail::CgroupOf(proc_self_cgroup, version == 2 ? "" : "cpu");
 }
 
 CpuCgroupMount FindCpuCgroupMount(const std::string& mountinfo) {

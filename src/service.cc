@@ -12,6 +12,11 @@ namespace {
 const char kNotReadyReason[] = "the sandbox zygote is not running (restarting)";
 constexpr std::string_view kBearer = "Bearer";
 
+// The `outcome` label of warmjail_requests_total for an answer to /execute.
+std::string OutcomeLabel(const HttpResponse& response) {
+  return response.error_type.empty() ? "ok" : response.error_type;
+}
+
 // Standard Server-Timing: the child's set-up stages and the whole sandbox.
 // The stages' names and figures were checked by the document's reader
 // (src/document.h): short lower-case words and finite durations.
@@ -77,7 +82,7 @@ HttpResponse Service::Execute(const HttpRequest& request) {
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics_.RecordRequest(response.error_type.empty() ? "ok" : response.error_type, response.status, seconds);
+  metrics_.RecordRequest(OutcomeLabel(response), response.status, seconds);
   // Never the script or its output: ids, outcome, sizes and costs only.
   done.log = {{"request_id", request.request_id}, {"status", response.status},
               {"error_type", response.error_type}, {"duration_ms", std::round(seconds * 1e6) / 1000},
@@ -170,7 +175,7 @@ HttpResponse Service::Metrics() const {
 }
 
 void Service::CountRefused(const HttpResponse& response) {
-  metrics_.CountRequest(response.error_type.empty() ? "ok" : response.error_type, response.status);
+  metrics_.CountRequest(OutcomeLabel(response), response.status);
 }
 
 std::optional<HttpResponse> Service::Authorize(const HttpRequest& request) const {
