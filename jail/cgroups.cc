@@ -92,6 +92,41 @@ Status MakeDir(const std::string& path) {
   return Status::Ok();
 }
 
+// Removes `dir` once the processes in it are gone, killing them (v1 has no
+// cgroup.kill). False when it cannot (not ours to remove, not empty).
+bool RemoveCgroupDir(const std::string& dir) {
+  if (Exists(dir + "/cgroup.kill")) (void)WriteFile(dir + "/cgroup.kill", "1");
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
+    if (errno != EBUSY) return false;
+    std::ifstream in(dir + "/cgroup.procs");
+    pid_t pid;
+    while (in >> pid) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+// The server's base, named by its pid. One that exists already was left by a
+// dead process that had the same pid (killed before it removed it): it is
+// emptied and made anew, never adopted, since its owner and contents are not
+// this server's (an unprivileged server adopted a root-owned one, then could
+// create no sandbox in it).
+Status MakeFreshBase(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0) return Status::Ok();
+  if (errno != EEXIST) return Status::Errno("mkdir(" + path + ")");
+  if (DIR* d = ::opendir(path.c_str())) {
+    std::vector<std::string> children;
+    while (dirent* e = ::readdir(d))
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') children.push_back(path + "/" + e->d_name);
+    ::closedir(d);
+    for (const std::string& child : children) RemoveCgroupDir(child);
+  }
+  if (!RemoveCgroupDir(path)) return Status::Errno("rmdir(" + path + "), left by a process that had this pid");
+  if (::mkdir(path.c_str(), 0755) != 0) return Status::Errno("mkdir(" + path + ")");
+  return Status::Ok();
+}
+
 // A sandbox's own cgroup: never one that exists already, which would belong
 // to another sandbox (its limits and counters shared, and its clean-up
 // killing both).
@@ -254,7 +289,7 @@ std::unique_ptr<CgroupManager> CgroupManager::Create(std::string* why_not) {
       if (s.ok()) s = WriteFile(leaf + "/cgroup.procs", std::to_string(::getpid()));
       if (s.ok()) s = WriteFile(own + "/cgroup.subtree_control", enable);
       std::string base = own + "/" + base_name;
-      if (s.ok()) s = MakeDir(base);
+      if (s.ok()) s = MakeFreshBase(base);
       if (s.ok()) s = WriteFile(base + "/cgroup.subtree_control", enable);
       if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(2, base, "", true));
       *why_not = "cgroup v2: " + s.message();
@@ -266,8 +301,8 @@ std::unique_ptr<CgroupManager> CgroupManager::Create(std::string* why_not) {
   if (!mem_mnt.empty() && !pids_mnt.empty()) {
     std::string mem = Join(mem_mnt, OwnCgroup("memory")) + "/" + base_name;
     std::string pids = Join(pids_mnt, OwnCgroup("pids")) + "/" + base_name;
-    Status s = MakeDir(mem);
-    if (s.ok()) s = MakeDir(pids);
+    Status s = MakeFreshBase(mem);
+    if (s.ok()) s = MakeFreshBase(pids);
     if (s.ok()) return std::unique_ptr<CgroupManager>(new CgroupManager(1, mem, pids, true));
     *why_not = "cgroup v1: " + s.message();
     return nullptr;
@@ -372,7 +407,7 @@ Status CgroupManager::EnableCpuAccounting() {
   std::string mnt = MountPoint("cgroup", "cpuacct");
   if (mnt.empty()) return Status::Error("no cgroup v1 cpuacct hierarchy is mounted");
   std::string base = Join(mnt, OwnCgroup("cpuacct")) + "/" + memory_base_.substr(memory_base_.rfind('/') + 1);
-  WJ_RETURN_IF_ERROR(MakeDir(base));
+  WJ_RETURN_IF_ERROR(MakeFreshBase(base));
   cpuacct_base_ = base;
   owns_cpuacct_base_ = owns_base_;
   return Status::Ok();

@@ -4,6 +4,7 @@ that is not a port number is a usage error (exit 2), never ignored."""
 
 import http.client
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -173,6 +174,44 @@ class ServePort(unittest.TestCase):
         self.assertTrue(wait_healthy(proc, port), "--timeout 86400 was refused")
         status, _, data, raw = harness.request(port, "POST", "/execute", {"script": "def main():\n    return 7\n"})
         self.assertEqual((status, data.get("result")), (200, 7), raw)
+
+
+class StaleCgroupBase(unittest.TestCase):
+    """The server's cgroup base is named by its pid; one left by a dead
+    process that had the same pid (killed before it removed it) is emptied
+    and made anew, never adopted. An unprivileged server adopted a root-owned
+    one left that way, and then could not create a single sandbox in it
+    (503 for every request)."""
+
+    def base_of(self, output):
+        m = re.search(r"cgroup v1 at (/sys/fs/cgroup/\S+/warmjail-)\d+", output)
+        if not m:
+            self.skipTest("no cgroup v1 memory hierarchy here: %s" % output[-300:])
+        return m.group(1)
+
+    def check_with_stale_base(self, prefix, run_as):
+        # `exec` keeps the shell's pid: the stale base is the one warmjail's
+        # own pid names.
+        script = 'mkdir -p "%s$$/sandbox-1-1" && exec %s %s check --allow-degraded' % (prefix, run_as, harness.BIN)
+        return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
+
+    def test_root_server_remakes_a_stale_base(self):
+        prefix = self.base_of(subprocess.run([harness.BIN, "check"], capture_output=True, text=True,
+                                             timeout=120).stdout)
+        p = self.check_with_stale_base(prefix, "")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"memory_accounting +active +cgroup v1 at ")
+
+    def test_unprivileged_server_does_not_adopt_a_stale_base(self):
+        prefix = self.base_of(subprocess.run([harness.BIN, "check"], capture_output=True, text=True,
+                                             timeout=120).stdout)
+        p = self.check_with_stale_base(prefix, "setpriv --reuid 65534 --regid 65534 --clear-groups")
+        for stale in set(re.findall(re.escape(prefix) + r"\d+", p.stdout)):  # root removes what it made
+            for d in (stale + "/sandbox-1-1", stale):
+                if os.path.isdir(d):
+                    os.rmdir(d)
+        self.assertIn("RLIMIT_AS", p.stdout, p.stdout + p.stderr)
+        self.assertIn("left by a process that had this pid", p.stdout)
 
 
 class ModulesInTheWorkingDirectory(unittest.TestCase):
